@@ -1,0 +1,48 @@
+"""Many threads search while one writes: no errors, no torn results, every write visible afterwards."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from tests.conftest import brute_force
+
+
+def test_concurrent_readers_and_writer(db, rng):
+    col = db.create_collection("c", dim=8)
+    base = rng.normal(size=(2000, 8)).astype(np.float32)
+    col.upsert(np.arange(2000), base, tenants=[["a"] if i % 2 else ["a", "b"] for i in range(2000)])
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        r = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                tenant = "ab"[int(r.integers(2))]
+                res = col.search(r.normal(size=8), k=10, tenant=tenant)
+                assert len(res) == 10 and len(set(res.ids.tolist())) == 10
+                if tenant == "b":  # b only ever sees even ids below 2000 and the writer's "b" rows
+                    assert all(i % 2 == 0 or i >= 10_000 for i in res.ids.tolist())
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    extra = rng.normal(size=(1000, 8)).astype(np.float32)
+    for lo in range(0, 1000, 100):
+        col.upsert(np.arange(10_000 + lo, 10_100 + lo), extra[lo:lo + 100], tenants="b")
+        col.revoke(np.arange(lo * 2, lo * 2 + 200, 2), "b")
+        col.grant(np.arange(lo * 2, lo * 2 + 200, 2), "b")
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert col.count() == 3000 and col.count(tenant="b") == 2000
+    ids_b = np.concatenate([np.arange(0, 2000, 2), np.arange(10_000, 11_000)])
+    vecs_b = np.concatenate([base[::2], extra])
+    q = rng.normal(size=8).astype(np.float32)
+    np.testing.assert_allclose(col.search(q, k=10, tenant="b").distances,
+                               brute_force(vecs_b, ids_b, q, 10)[1], rtol=1e-4)

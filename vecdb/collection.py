@@ -1,0 +1,396 @@
+"""Collection: a named set of vectors of one dimension and metric, each visible to one or more tenants.
+
+Every write is one LMDB transaction that updates the records (vectors, metadata, access lists, counts)
+and hands the index one `Change`; it is validated completely before the transaction starts, so a bad
+call writes nothing. Reads never take the write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lmdb
+import numpy as np
+
+from . import validate as v
+from .config import Settings
+from .errors import CollectionNotFound, InvalidArgumentError, NotFoundError, TenantNotFound
+from .filters import compile_filter
+from .index import Change, VectorIndex, make_index
+from .kernels.distances import normalize_rows
+from .storage import Store, catalog
+from .storage import metadata as metadata_mod
+from .storage import tenants as tenants_mod
+from .storage import vectors as vectors_mod
+from .types import CollectionInfo, Record, SearchResult
+
+
+class Collection:
+    """Vectors of one dimension and metric, shared among tenants. Get one from `Database`.
+
+    Examples
+    --------
+    >>> col = db.create_collection("docs", dim=3, metric="cosine")
+    >>> col.upsert([1, 2], [[1, 0, 0], [0, 1, 0]], tenants=[["acme"], ["acme", "globex"]])
+    2
+    >>> col.search([1, 0, 0], k=1, tenant="acme").ids
+    array([1])
+    """
+
+    def __init__(self, store: Store, info: CollectionInfo, settings: Settings):
+        self._store, self.info, self._settings = store, info, settings
+        self._index: VectorIndex = make_index(store, info, settings)
+        # Tenant numbers never change once given, so name <-> number lookups are cached for good.
+        self._tno_by_name: dict[str, int] = {}
+        self._name_by_tno: dict[int, str] = {}
+        self._dropped = False
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def dim(self) -> int:
+        return self.info.dim
+
+    @property
+    def metric(self) -> str:
+        return self.info.metric
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, index={self.info.index!r})"
+
+    # ---- writes ----------------------------------------------------------------------------------
+
+    def upsert(self, ids: Any, vectors: Any, tenants: Any = None, metadata: Any = None) -> int:
+        """Insert vectors, or replace them (vector, tenants and metadata) where the id exists.
+
+        Parameters
+        ----------
+        ids : sequence of int, each in [0, 2**63 - 1], distinct.
+        vectors : (n, dim) array-like of finite floats.
+        tenants : one tenant name for every vector, or one name / list of names per vector.
+            None means the tenant "default".
+        metadata : None, or one JSON object (or None) per vector.
+
+        Returns the number of vectors written.
+
+        Raises
+        ------
+        InvalidArgumentError, DimensionMismatch
+        """
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch)
+        vecs = v.check_vectors(vectors, self.dim, self.name, self._settings.max_batch)
+        if len(vecs) != len(ids_arr):
+            raise InvalidArgumentError(f"got {len(ids_arr)} ids but {len(vecs)} vectors")
+        names = v.check_tenant_lists(tenants, len(ids_arr))
+        metas = v.check_metadata(metadata, len(ids_arr))
+        index_vecs = self._to_index_space(vecs)
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            cid = self.info.id
+            tmap = self._store_tenants(txn, set().union(*map(set, names)))
+            new = _tenant_arrays(names, tmap)
+            old = tenants_mod.get_access(self._store, txn, cid, ids_arr)
+            vectors_mod.put(self._store, txn, cid, ids_arr, vecs)
+            metadata_mod.put(self._store, txn, cid, ids_arr, metas)
+            self._set_access(txn, ids_arr, old, new)
+            catalog.add_vector_count(self._store, txn, cid, sum(o is None for o in old))
+            existing = [i for i, o in enumerate(old) if o is not None]
+            change = Change(removed_ids=ids_arr[existing], removed_tenants=[old[i] for i in existing],
+                            added_ids=ids_arr, added_vectors=index_vecs, added_tenants=new)
+            return change, len(ids_arr)
+
+        return self._commit(build)
+
+    def delete(self, ids: Any, tenant: str | None = None) -> int:
+        """Delete vectors; ids that do not exist are skipped. Returns how many were affected.
+
+        With `tenant`, acts only on vectors that tenant can see: a vector only that tenant holds is
+        deleted, a vector shared with others just stops being visible to it (so a tenant can never
+        delete another tenant's data).
+        """
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch)
+        name = None if tenant is None else v.check_tenant(tenant)
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            tno = None if name is None else self._require_tenant(txn, name)
+            old = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
+            gone, unshared = [], []
+            for i, acc in enumerate(old):
+                if acc is None or (tno is not None and tno not in acc):
+                    continue
+                (gone if tno is None or len(acc) == 1 else unshared).append(i)
+            change = self._remove(txn, ids_arr[gone], [old[i] for i in gone])
+            if unshared:
+                change.revoked = [(tno, ids_arr[unshared])]
+                self._set_access(txn, ids_arr[unshared], [old[i] for i in unshared],
+                                 [old[i][old[i] != tno] for i in unshared])
+            return change, len(gone) + len(unshared)
+
+        return self._commit(build)
+
+    def grant(self, ids: Any, tenant: str) -> int:
+        """Share existing vectors with a tenant. Returns how many were not shared with it before.
+
+        Raises NotFoundError (writing nothing) if any id does not exist.
+        """
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch)
+        name = v.check_tenant(tenant)
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            old = self._existing_access(txn, ids_arr)
+            tno = self._store_tenants(txn, {name})[name]
+            todo = [i for i, acc in enumerate(old) if tno not in acc]
+            new = [np.union1d(old[i], np.array([tno], np.uint32)).astype(np.uint32) for i in todo]
+            self._set_access(txn, ids_arr[todo], [old[i] for i in todo], new)
+            _, raw = vectors_mod.get(self._store, txn, self.info.id, ids_arr[todo], self.dim)
+            granted = [(tno, ids_arr[todo], self._to_index_space(raw))] if todo else []
+            return Change(granted=granted), len(todo)
+
+        return self._commit(build)
+
+    def revoke(self, ids: Any, tenant: str) -> int:
+        """Stop sharing vectors with a tenant; the vectors stay (a vector no tenant holds any more is kept,
+        invisible to every search, until deleted or granted again). Returns how many lost access."""
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch)
+        name = v.check_tenant(tenant)
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            tno = self._require_tenant(txn, name)
+            old = self._existing_access(txn, ids_arr)
+            todo = [i for i, acc in enumerate(old) if tno in acc]
+            self._set_access(txn, ids_arr[todo], [old[i] for i in todo], [old[i][old[i] != tno] for i in todo])
+            return Change(revoked=[(tno, ids_arr[todo])] if todo else []), len(todo)
+
+        return self._commit(build)
+
+    def drop_tenant(self, tenant: str) -> int:
+        """Remove a tenant's access to all its vectors in one call; vectors it alone held are deleted.
+        Returns how many vectors it lost."""
+        self._check_live()
+        name = v.check_tenant(tenant)
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            tno = self._require_tenant(txn, name)
+            ids_arr = tenants_mod.members(self._store, txn, self.info.id, tno)
+            old = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
+            alone = np.array([len(a) == 1 for a in old], dtype=bool)
+            shared = np.flatnonzero(~alone)
+            change = self._remove(txn, ids_arr[alone], [a for a, x in zip(old, alone, strict=True) if x])
+            self._set_access(txn, ids_arr[shared], [old[i] for i in shared], [old[i][old[i] != tno] for i in shared])
+            if len(shared):
+                change.revoked = [(tno, ids_arr[shared])]
+            return change, len(ids_arr)
+
+        return self._commit(build)
+
+    # ---- reads -----------------------------------------------------------------------------------
+
+    def search(self, query: Any, k: int = 10, tenant: str | None = None, where: dict | None = None,
+               **options: Any) -> SearchResult:
+        """The k vectors nearest to `query` among those `tenant` can see, best first.
+
+        Returns min(k, vectors the tenant can see) results; with `where`, the search widens until k
+        results match the filter or `Settings.filter_budget` candidates were examined (then
+        `complete` is False).
+
+        Raises
+        ------
+        TenantNotFound, DimensionMismatch, InvalidArgumentError
+        """
+        self._check_live()
+        q = self._to_index_space(v.check_query(query, self.dim, self.name)[None, :])[0]
+        k = v.check_k(k, self._settings.max_k)
+        tno = self._tenant_for_read(v.check_tenant(tenant))
+        if where is not None:
+            return self._search_filtered(q, k, tno, compile_filter(where), options)
+        ids, dists = self._index.search(q[None, :], k, tno, **options)
+        keep = ids[0] >= 0
+        return SearchResult(ids[0][keep], self._to_distance(dists[0][keep]))
+
+    def search_batch(self, queries: Any, k: int = 10, tenant: str | None = None, where: dict | None = None,
+                     **options: Any) -> tuple[np.ndarray, np.ndarray]:
+        """search() for many queries at once, on all cores: (ids int64[nq, k], distances float32[nq, k]),
+        rows padded with -1 / inf where the tenant has fewer than k vectors (or matches)."""
+        self._check_live()
+        qs = self._to_index_space(v.check_vectors(queries, self.dim, self.name, self._settings.max_batch))
+        k = v.check_k(k, self._settings.max_k)
+        tno = self._tenant_for_read(v.check_tenant(tenant))
+        if where is None:
+            ids, dists = self._index.search(qs, k, tno, **options)
+            return ids, self._to_distance(dists)
+        pred = compile_filter(where)
+        ids = np.full((len(qs), k), -1, dtype=np.int64)
+        dists = np.full((len(qs), k), np.inf, dtype=np.float32)
+        for row, q in enumerate(qs):
+            res = self._search_filtered(q, k, tno, pred, options)
+            ids[row, : len(res)] = res.ids
+            dists[row, : len(res)] = res.distances
+        return ids, dists
+
+    def get(self, ids: Any, tenant: str | None = None) -> list[Record]:
+        """The records of the ids that exist (and, with `tenant`, that it can see), in the order asked."""
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch, unique=False)
+        name = None if tenant is None else v.check_tenant(tenant)
+        with self._store.read() as txn:
+            tno = None if name is None else self._require_tenant(txn, name)
+            access = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
+            keep = [i for i, a in enumerate(access) if a is not None and (tno is None or tno in a)]
+            found = ids_arr[keep]
+            _, vecs = vectors_mod.get(self._store, txn, self.info.id, found, self.dim)
+            metas = metadata_mod.get(self._store, txn, self.info.id, found)
+            names = [[self._tenant_name(txn, int(t)) for t in access[i]] for i in keep]
+        return [Record(int(i), vec, ns, m) for i, vec, ns, m in zip(found, vecs, names, metas, strict=True)]
+
+    def count(self, tenant: str | None = None) -> int:
+        """Vectors in the collection, or visible to one tenant."""
+        self._check_live()
+        with self._store.read() as txn:
+            if tenant is None:
+                return catalog.vector_count(self._store, txn, self.info.id)
+            tno = self._require_tenant(txn, v.check_tenant(tenant))
+            return tenants_mod.count(self._store, txn, self.info.id, tno)
+
+    def tenants(self) -> list[str]:
+        """Names of the tenants that can see at least one vector, sorted."""
+        self._check_live()
+        with self._store.read() as txn:
+            return [name for name, _, n in tenants_mod.list_all(self._store, txn, self.info.id) if n > 0]
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes, memory and disk: {"vectors", "tenants", "dim", "metric", "index", "disk_bytes", ...}."""
+        self._check_live()
+        with self._store.read() as txn:
+            n = catalog.vector_count(self._store, txn, self.info.id)
+            n_tenants = sum(1 for *_, c in tenants_mod.list_all(self._store, txn, self.info.id) if c > 0)
+        return {
+            "name": self.name, "dim": self.dim, "metric": self.metric, "index": self.info.index,
+            "vectors": n, "tenants": n_tenants, "raw_vector_bytes": n * self.dim * 4,
+            "database_disk_bytes": self._store.disk_bytes(), "index_stats": self._index.stats(),
+        }
+
+    # ---- internals -------------------------------------------------------------------------------
+
+    def _commit(self, build: Callable[[lmdb.Transaction], tuple[Change, int]]) -> int:
+        # The write lock spans commit and publish, so indexes see changes in commit order.
+        with self._store.write_lock:
+            with self._store.write() as txn:
+                change, result = build(txn)
+                publish = self._index.write(txn, change)
+            publish()
+        return result
+
+    def _remove(self, txn: lmdb.Transaction, ids: np.ndarray, old: list[np.ndarray]) -> Change:
+        """Delete whole records; returns the Change that removes them from the index."""
+        cid = self.info.id
+        vectors_mod.delete(self._store, txn, cid, ids)
+        metadata_mod.delete(self._store, txn, cid, ids)
+        self._set_access(txn, ids, old, [None] * len(ids))
+        catalog.add_vector_count(self._store, txn, cid, -len(ids))
+        return Change(removed_ids=ids, removed_tenants=old)
+
+    def _set_access(self, txn: lmdb.Transaction, ids: np.ndarray, old: list, new: list) -> None:
+        deltas = tenants_mod.set_access(self._store, txn, self.info.id, ids, old, new)
+        tenants_mod.add_counts(self._store, txn, self.info.id, deltas)
+
+    def _existing_access(self, txn: lmdb.Transaction, ids: np.ndarray) -> list[np.ndarray]:
+        old = tenants_mod.get_access(self._store, txn, self.info.id, ids)
+        missing = next((int(i) for i, a in zip(ids, old, strict=True) if a is None), None)
+        if missing is not None:
+            raise NotFoundError(f"id {missing} not found in collection {self.name!r}")
+        return old  # type: ignore[return-value]
+
+    def _store_tenants(self, txn: lmdb.Transaction, names: set[str]) -> dict[str, int]:
+        known = {n: self._tno_by_name[n] for n in names if n in self._tno_by_name}
+        # Numbers created here only become cacheable once the transaction commits.
+        return known | tenants_mod.ensure(self._store, txn, self.info.id, names - known.keys())
+
+    def _require_tenant(self, txn: lmdb.Transaction, name: str) -> int:
+        tno = self._tno_by_name.get(name)
+        if tno is None:
+            tno = tenants_mod.lookup(self._store, txn, self.info.id, name)
+            if tno is None:
+                raise TenantNotFound(f"tenant {name!r} not found in collection {self.name!r}")
+            self._tno_by_name[name] = tno
+        return tno
+
+    def _tenant_for_read(self, name: str) -> int:
+        tno = self._tno_by_name.get(name)
+        if tno is not None:
+            return tno
+        with self._store.read() as txn:
+            return self._require_tenant(txn, name)
+
+    def _tenant_name(self, txn: lmdb.Transaction, tno: int) -> str:
+        name = self._name_by_tno.get(tno)
+        if name is None:
+            name = self._name_by_tno[tno] = tenants_mod.name_of(self._store, txn, self.info.id, tno)
+        return name
+
+    def _search_filtered(self, q: np.ndarray, k: int, tno: int, pred, options: dict) -> SearchResult:
+        """Widen the candidate list x4 at a time until k candidates match or the budget is spent."""
+        with self._store.read() as txn:
+            visible = tenants_mod.count(self._store, txn, self.info.id, tno)
+        budget = self._settings.filter_budget
+        verdict: dict[int, bool] = {}
+        want = min(max(4 * k, 64), max(visible, 1), budget)
+        while True:
+            ids, dists = self._index.search(q[None, :], want, tno, **options)
+            ids, dists = ids[0][ids[0] >= 0], dists[0][ids[0] >= 0]
+            unseen = np.array([i for i in ids.tolist() if i not in verdict], dtype=np.int64)
+            if len(unseen):
+                with self._store.read() as txn:
+                    metas = metadata_mod.get(self._store, txn, self.info.id, unseen)
+                verdict.update(zip(unseen.tolist(), map(pred, metas), strict=True))
+            match = np.array([verdict[i] for i in ids.tolist()], dtype=bool)
+            exhausted = want >= visible
+            if match.sum() >= k or exhausted or want >= budget:
+                sel = np.flatnonzero(match)[:k]
+                complete = bool(len(sel) >= k or exhausted)
+                return SearchResult(ids[sel], self._to_distance(dists[sel]), complete=complete)
+            want = min(want * 4, visible, budget)
+
+    def _to_index_space(self, vecs: np.ndarray) -> np.ndarray:
+        return normalize_rows(vecs) if self.metric == "cosine" else vecs
+
+    def _to_distance(self, proxies: np.ndarray) -> np.ndarray:
+        """Index proxies -> API distances (see kernels.distances)."""
+        if self.metric == "l2":
+            return proxies
+        out = proxies + np.float32(1.0)
+        return np.maximum(out, 0) if self.metric == "cosine" else out
+
+    def _check_live(self) -> None:
+        if self._dropped:
+            raise CollectionNotFound(f"collection {self.name!r} was dropped")
+
+    def _drop(self, txn: lmdb.Transaction) -> None:
+        cid = self.info.id
+        vectors_mod.drop(self._store, txn, cid)
+        metadata_mod.drop(self._store, txn, cid)
+        tenants_mod.drop(self._store, txn, cid)
+        self._index.drop(txn)
+
+    def _close(self, dropped: bool = False) -> None:
+        self._dropped = self._dropped or dropped
+        self._index.close()
+
+
+def _tenant_arrays(names: list[list[str]], tmap: dict[str, int]) -> list[np.ndarray]:
+    cache: dict[tuple[str, ...], np.ndarray] = {}
+    out = []
+    for ns in names:
+        key = tuple(ns)
+        arr = cache.get(key)
+        if arr is None:
+            arr = cache[key] = np.array(sorted(tmap[n] for n in ns), dtype=np.uint32)
+        out.append(arr)
+    return out
+

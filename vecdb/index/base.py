@@ -1,0 +1,58 @@
+"""The contract between a Collection and its index.
+
+The collection owns the durable records (vectors, metadata, access lists); an index owns whatever it
+derives from them. Every write reaches the index as one `Change` inside the collection's LMDB write
+transaction, so index state persisted in LMDB commits or aborts with the records; the in-memory part is
+published by a callback the collection runs after the commit.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import lmdb
+import numpy as np
+
+
+@dataclass
+class Change:
+    """One atomic write, in index space (vectors already normalised for cosine).
+
+    Tenants are tenant numbers (sorted uint32 arrays). An upsert that replaces a vector shows up as its
+    removal followed by its addition.
+    """
+
+    removed_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    removed_tenants: list[np.ndarray] = field(default_factory=list)
+    added_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    added_vectors: np.ndarray | None = None
+    added_tenants: list[np.ndarray] = field(default_factory=list)
+    #: (tenant, ids, their vectors): existing vectors newly shared with a tenant.
+    granted: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: (tenant, ids): existing vectors a tenant lost access to (the vectors stay).
+    revoked: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+
+class VectorIndex(ABC):
+    """Finds a tenant's nearest vectors; kept current by `write` for every change."""
+
+    @abstractmethod
+    def write(self, txn: lmdb.Transaction, change: Change) -> Callable[[], None]:
+        """Persist `change` in `txn`; return the callback that publishes it in memory after commit."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int, tenant: int, **options) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k of each query among the tenant's vectors: (ids int64[m, k] padded with -1, proxy
+        distances float32[m, k] padded with +inf), best first."""
+
+    @abstractmethod
+    def stats(self) -> dict:
+        """Sizes and memory of the index's own structures."""
+
+    def drop(self, txn: lmdb.Transaction) -> None:  # noqa: B027 - most indexes persist nothing
+        """Delete the index's persisted state (the collection is being dropped)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release memory; the index is not used again."""

@@ -1,0 +1,131 @@
+"""The LMDB environment and its transactions, plus the key encodings every storage module shares."""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from ..config import Settings
+from ..errors import FailedPreconditionError, ResourceExhaustedError
+
+#: Named sub-databases, each owned by one module (in parentheses).
+SUBDBS = (
+    b"catalog",  # (catalog) collection name -> JSON info; counters
+    b"vectors",  # (vectors) cid|id -> float32[dim] as stored (not normalised)
+    b"metadata",  # (metadata) cid|id -> JSON object
+    b"tenant_names",  # (tenants) cid|utf8 name -> tenant number
+    b"tenant_info",  # (tenants) cid|tno -> count u64 + utf8 name
+    b"access",  # (tenants) cid|id -> sorted uint32 tenant numbers (the vector's access list)
+    b"members",  # (tenants) cid|tno|id -> b"" (a tenant's ids, in id order)
+    b"index",  # (index/*) cid|index-specific key -> index state
+)
+
+_CID = struct.Struct(">I")
+
+
+def cid_prefix(cid: int) -> bytes:
+    return _CID.pack(cid)
+
+
+def id_keys(prefix: bytes, ids: np.ndarray) -> list[bytes]:
+    """prefix + big-endian id for each id: big-endian keeps LMDB's byte order equal to numeric order."""
+    if len(ids) == 0:
+        return []
+    be = np.ascontiguousarray(ids, dtype=">u8").view(np.uint8).reshape(-1, 8)
+    return [prefix + row.tobytes() for row in be]
+
+
+def decode_id(key: bytes, offset: int) -> int:
+    return int.from_bytes(key[offset : offset + 8], "big")
+
+
+class Store:
+    """An LMDB environment with one writer at a time and any number of readers.
+
+    ``with store.write() as txn`` commits when the block ends and aborts (re-raising the original error)
+    when it raises, so a failed call leaves nothing half-written.
+    """
+
+    def __init__(self, path: str | Path, settings: Settings):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        try:
+            self.env = lmdb.open(
+                str(self.path),
+                map_size=settings.map_size,
+                max_dbs=len(SUBDBS) + 4,
+                max_readers=settings.max_readers,
+                sync=settings.durable,
+                metasync=settings.durable,
+                readahead=False,  # random access to vectors: readahead only evicts useful pages
+            )
+        except lmdb.Error as e:
+            raise FailedPreconditionError(f"cannot open database at {str(self.path)!r}: {e}") from e
+        self.dbs = {name.decode(): self.env.open_db(name) for name in SUBDBS}
+        # LMDB allows one write transaction anyway; holding a Python lock as well lets in-memory index
+        # state be published after commit in the same order the commits happened.
+        self.write_lock = threading.RLock()
+        self.closed = False
+
+    @contextmanager
+    def write(self) -> Iterator[lmdb.Transaction]:
+        with self.write_lock:
+            self._check_open()
+            txn = self.env.begin(write=True)
+            try:
+                yield txn
+            except BaseException:
+                txn.abort()
+                raise
+            try:
+                txn.commit()
+            except lmdb.MapFullError as e:
+                raise ResourceExhaustedError(
+                    f"database at {str(self.path)!r} reached its map size of {self.settings.map_size} bytes; "
+                    "reopen it with a larger Settings.map_size"
+                ) from e
+
+    @contextmanager
+    def read(self) -> Iterator[lmdb.Transaction]:
+        self._check_open()
+        txn = self.env.begin(write=False)
+        try:
+            yield txn
+        finally:
+            txn.abort()
+
+    def delete_prefix(self, txn: lmdb.Transaction, db: str, prefix: bytes) -> int:
+        """Delete every key that starts with prefix in one sub-database; returns how many."""
+        cur = txn.cursor(self.dbs[db])
+        n = 0
+        if cur.set_range(prefix):
+            while cur.key()[: len(prefix)] == prefix:
+                cur.delete()  # moves to the next key
+                n += 1
+                if not cur.key():
+                    break
+        return n
+
+    def disk_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.glob("*.mdb"))
+
+    def used_bytes(self) -> int:
+        info, stat = self.env.info(), self.env.stat()
+        return (info["last_pgno"] + 1) * stat["psize"]
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise FailedPreconditionError(f"database at {str(self.path)!r} is closed")
+
+    def close(self) -> None:
+        with self.write_lock:
+            if not self.closed:
+                self.closed = True
+                self.env.close()

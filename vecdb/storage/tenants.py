@@ -1,0 +1,140 @@
+"""Tenants of a collection: the registry (name <-> number, vector count) and the access lists.
+
+Sub-databases:
+- `tenant_names`: cid|utf8 name -> tno (u32 big-endian). Numbers keep access lists small and are never
+  reused within a collection.
+- `tenant_info`: cid|tno -> count (u64 little-endian) + utf8 name; cid|0xffffffff -> next tno.
+- `access`: cid|id -> the vector's tenant numbers, sorted little-endian u32 (its access list).
+- `members`: cid|tno|id -> b"": the same relation indexed by tenant, so one tenant's ids are one range scan.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import lmdb
+import numpy as np
+
+from .env import Store, cid_prefix, decode_id, id_keys
+
+_NEXT = b"\xff\xff\xff\xff"
+_U64 = struct.Struct("<Q")
+EMPTY = np.zeros(0, dtype=np.uint32)
+
+
+def tno_bytes(tno: int) -> bytes:
+    return tno.to_bytes(4, "big")
+
+
+# ---- registry ------------------------------------------------------------------------------------
+
+def lookup(store: Store, txn: lmdb.Transaction, cid: int, name: str) -> int | None:
+    raw = txn.get(cid_prefix(cid) + name.encode(), db=store.dbs["tenant_names"])
+    return None if raw is None else int.from_bytes(raw, "big")
+
+
+def ensure(store: Store, txn: lmdb.Transaction, cid: int, names: set[str]) -> dict[str, int]:
+    """Tenant numbers for names, registering the new ones."""
+    out = {}
+    prefix = cid_prefix(cid)
+    info_db = store.dbs["tenant_info"]
+    for name in sorted(names):
+        tno = lookup(store, txn, cid, name)
+        if tno is None:
+            raw = txn.get(prefix + _NEXT, db=info_db)
+            tno = 0 if raw is None else int.from_bytes(raw, "big")
+            txn.put(prefix + _NEXT, tno_bytes(tno + 1), db=info_db)
+            txn.put(prefix + name.encode(), tno_bytes(tno), db=store.dbs["tenant_names"])
+            txn.put(prefix + tno_bytes(tno), _U64.pack(0) + name.encode(), db=info_db)
+        out[name] = tno
+    return out
+
+
+def name_of(store: Store, txn: lmdb.Transaction, cid: int, tno: int) -> str:
+    raw = txn.get(cid_prefix(cid) + tno_bytes(tno), db=store.dbs["tenant_info"])
+    return bytes(raw[8:]).decode()
+
+
+def count(store: Store, txn: lmdb.Transaction, cid: int, tno: int) -> int:
+    raw = txn.get(cid_prefix(cid) + tno_bytes(tno), db=store.dbs["tenant_info"])
+    return 0 if raw is None else _U64.unpack(raw[:8])[0]
+
+
+def add_counts(store: Store, txn: lmdb.Transaction, cid: int, deltas: dict[int, int]) -> None:
+    db = store.dbs["tenant_info"]
+    for tno, delta in deltas.items():
+        if delta:
+            key = cid_prefix(cid) + tno_bytes(tno)
+            raw = bytes(txn.get(key, db=db))
+            txn.put(key, _U64.pack(_U64.unpack(raw[:8])[0] + delta) + raw[8:], db=db)
+
+
+def list_all(store: Store, txn: lmdb.Transaction, cid: int) -> list[tuple[str, int, int]]:
+    """-> [(name, tno, vector count)] in name order."""
+    prefix = cid_prefix(cid)
+    cur = txn.cursor(store.dbs["tenant_names"])
+    out = []
+    if cur.set_range(prefix):
+        for key, value in cur:
+            if key[:4] != prefix:
+                break
+            tno = int.from_bytes(value, "big")
+            out.append((bytes(key[4:]).decode(), tno, count(store, txn, cid, tno)))
+    return out
+
+
+# ---- access lists --------------------------------------------------------------------------------
+
+def get_access(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray) -> list[np.ndarray | None]:
+    """Each id's tenant numbers (sorted uint32), or None where the id is absent."""
+    db = store.dbs["access"]
+    out: list[np.ndarray | None] = []
+    for key in id_keys(cid_prefix(cid), ids):
+        raw = txn.get(key, db=db)
+        out.append(None if raw is None else np.frombuffer(raw, dtype="<u4").astype(np.uint32))
+    return out
+
+
+def set_access(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray,
+               old: list[np.ndarray | None], new: list[np.ndarray | None]) -> dict[int, int]:
+    """Replace access lists (None deletes one); keeps `members` in step. -> per-tenant count deltas."""
+    prefix = cid_prefix(cid)
+    access_db, members_db = store.dbs["access"], store.dbs["members"]
+    deltas: dict[int, int] = {}
+    new_access: list[tuple[bytes, bytes]] = []
+    new_members: list[tuple[bytes, bytes]] = []
+    for key, vid, before, after in zip(id_keys(prefix, ids), ids.tolist(), old, new, strict=True):
+        before_set = set() if before is None else set(before.tolist())
+        after_set = set() if after is None else set(after.tolist())
+        id_bytes = vid.to_bytes(8, "big")
+        for tno in before_set - after_set:
+            txn.delete(prefix + tno_bytes(tno) + id_bytes, db=members_db)
+            deltas[tno] = deltas.get(tno, 0) - 1
+        for tno in after_set - before_set:
+            new_members.append((prefix + tno_bytes(tno) + id_bytes, b""))
+            deltas[tno] = deltas.get(tno, 0) + 1
+        if after is None:
+            txn.delete(key, db=access_db)
+        else:
+            new_access.append((key, after.astype("<u4").tobytes()))
+    txn.cursor(access_db).putmulti(new_access)
+    txn.cursor(members_db).putmulti(new_members)
+    return deltas
+
+
+def members(store: Store, txn: lmdb.Transaction, cid: int, tno: int) -> np.ndarray:
+    """A tenant's ids, ascending (int64)."""
+    prefix = cid_prefix(cid) + tno_bytes(tno)
+    cur = txn.cursor(store.dbs["members"])
+    out: list[int] = []
+    if cur.set_range(prefix):
+        for key in cur.iternext(keys=True, values=False):
+            if key[:8] != prefix:
+                break
+            out.append(decode_id(key, 8))
+    return np.array(out, dtype=np.int64)
+
+
+def drop(store: Store, txn: lmdb.Transaction, cid: int) -> None:
+    for db in ("tenant_names", "tenant_info", "access", "members"):
+        store.delete_prefix(txn, db, cid_prefix(cid))
