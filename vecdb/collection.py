@@ -208,6 +208,7 @@ class Collection:
         q = self._to_index_space(v.check_query(query, self.dim, self.name)[None, :])[0]
         k = v.check_k(k, self._settings.max_k)
         tno = self._tenant_for_read(v.check_tenant(tenant))
+        self._check_options(options)
         if where is not None:
             return self._search_filtered(q, k, tno, compile_filter(where), options)
         ids, dists = self._index.search(q[None, :], k, tno, **options)
@@ -222,6 +223,7 @@ class Collection:
         qs = self._to_index_space(v.check_vectors(queries, self.dim, self.name, self._settings.max_batch))
         k = v.check_k(k, self._settings.max_k)
         tno = self._tenant_for_read(v.check_tenant(tenant))
+        self._check_options(options)
         if where is None:
             ids, dists = self._index.search(qs, k, tno, **options)
             return ids, self._to_distance(dists)
@@ -281,9 +283,16 @@ class Collection:
     def _commit(self, build: Callable[[lmdb.Transaction], tuple[Change, int]]) -> int:
         # The write lock spans commit and publish, so indexes see changes in commit order.
         with self._store.write_lock:
-            with self._store.write() as txn:
-                change, result = build(txn)
-                publish = self._index.write(txn, change)
+            index_written = False
+            try:
+                with self._store.write() as txn:
+                    change, result = build(txn)
+                    index_written = True
+                    publish = self._index.write(txn, change)
+            except BaseException:
+                if index_written:
+                    self._index.reset()  # its memory may be ahead of what LMDB kept
+                raise
             publish()
         return result
 
@@ -356,6 +365,14 @@ class Collection:
                 complete = bool(len(sel) >= k or exhausted)
                 return SearchResult(ids[sel], self._to_distance(dists[sel]), complete=complete)
             want = min(want * 4, visible, budget)
+
+    def _check_options(self, options: dict) -> None:
+        allowed = self._index.SEARCH_OPTIONS
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown search option(s) {unknown} for index {self.info.index!r}: "
+                f"expected {sorted(allowed) or 'none'}")
 
     def _to_index_space(self, vecs: np.ndarray) -> np.ndarray:
         return normalize_rows(vecs) if self.metric == "cosine" else vecs

@@ -10,7 +10,7 @@ from . import validate as v
 from .collection import Collection
 from .config import Settings
 from .errors import AlreadyExistsError, CollectionNotFound, InvalidArgumentError
-from .index import DEFAULT_INDEX, check_index
+from .index import DEFAULT_INDEX, INDEXES, check_index
 from .storage import Store, catalog
 
 
@@ -58,6 +58,7 @@ class Database:
         dim = v.check_dim(dim, self.settings.max_dim)
         v.check_metric(metric)
         check_index(index)
+        options = INDEXES[index].check_options(options)
         with self._store.write() as txn:
             info = catalog.get(self._store, txn, name)
             if info is None:

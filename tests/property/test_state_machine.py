@@ -97,3 +97,22 @@ class CollectionMachine(RuleBasedStateMachine):
 
 
 TestFlatCollection = CollectionMachine.TestCase
+
+
+class CuratorMachine(CollectionMachine):
+    """The same rules on the tree index with tiny thresholds, so training, rebuilds, leaf splits,
+    shortlist splits and merges all happen within a few dozen vectors. The budget pruning is exact
+    (ball bounds), and the default budget exceeds these tenants, so results must equal brute force."""
+
+    @initialize(metric=st.sampled_from(["l2", "ip"]))
+    def open_db(self, metric):
+        self.dir = tempfile.mkdtemp()
+        self.db = vecdb.open(self.dir, durable=False)
+        self.metric = metric
+        self.col = self.db.create_collection("c", dim=S.DIM, metric=metric, index="curator", tau=3,
+                                             max_leaf=8, train_min=12, branching=3, rebuild_growth=2.0)
+        self.model = {}
+        self.seen = set()
+
+
+TestCuratorCollection = CuratorMachine.TestCase

@@ -7,10 +7,11 @@ from ..errors import InvalidArgumentError
 from ..storage import Store
 from ..types import CollectionInfo
 from .base import Change, VectorIndex
+from .curator import CuratorIndex
 from .flat import FlatIndex
 
-INDEXES: dict[str, type[VectorIndex]] = {"flat": FlatIndex}
-DEFAULT_INDEX = "flat"
+INDEXES: dict[str, type[VectorIndex]] = {"curator": CuratorIndex, "flat": FlatIndex}
+DEFAULT_INDEX = "curator"
 
 
 def check_index(name: str) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import lmdb
 import numpy as np
 
+from ..errors import InvalidArgumentError
+
 
 @dataclass
 class Change:
@@ -38,6 +40,16 @@ class Change:
 class VectorIndex(ABC):
     """Finds a tenant's nearest vectors; kept current by `write` for every change."""
 
+    #: Keyword options `search` accepts (anything else is an InvalidArgumentError at the API).
+    SEARCH_OPTIONS: frozenset[str] = frozenset()
+
+    @classmethod
+    def check_options(cls, options: dict) -> dict:
+        """Validate creation options (`create_collection(..., **options)`); -> the options to store."""
+        if options:
+            raise InvalidArgumentError(f"this index takes no options, got {sorted(options)}")
+        return {}
+
     @abstractmethod
     def write(self, txn: lmdb.Transaction, change: Change) -> Callable[[], None]:
         """Persist `change` in `txn`; return the callback that publishes it in memory after commit."""
@@ -53,6 +65,9 @@ class VectorIndex(ABC):
 
     def drop(self, txn: lmdb.Transaction) -> None:  # noqa: B027 - most indexes persist nothing
         """Delete the index's persisted state (the collection is being dropped)."""
+
+    def reset(self) -> None:  # noqa: B027 - indexes that change memory in write() override it
+        """A write transaction failed after `write`: forget in-memory state derived from it."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory; the index is not used again."""

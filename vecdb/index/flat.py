@@ -38,7 +38,7 @@ class FlatIndex(VectorIndex):
 
     # ---- search ----------------------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int, tenant: int, **options) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, tenant: int) -> tuple[np.ndarray, np.ndarray]:
         ids, mat = self.tenant_matrix(tenant)
         rows, dists = scan_topk_batch(queries, mat, k, self.metric)
         if len(ids) == 0:
@@ -122,6 +122,9 @@ class FlatIndex(VectorIndex):
     def stats(self) -> dict:
         with self._lock:
             return {"cached_tenants": len(self._cache), "cache_bytes": self._bytes}
+
+    def reset(self) -> None:
+        self.close()
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,55 @@
+"""TenantTree: shortlists split past tau, fold back below tau // 2, and never nest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vecdb.index.tenant_tree import TenantTree
+from vecdb.index.tree import SharedTree, TreeParams
+
+
+def _tree_and_leaves(rng):
+    x = np.concatenate([rng.normal(size=(200, 2)) + c for c in ([0, 0], [20, 0], [0, 20], [20, 20])])
+    x = x.astype(np.float32)
+    tree = SharedTree.build(x, len(x), TreeParams(branching=4, max_leaf=200), metric=0)
+    return tree, tree.assign(x, 0)
+
+
+def _check_invariants(tt: TenantTree, tree: SharedTree, leaf_of):
+    lists = set(tt.lists)
+    for node in lists:  # list nodes never nest
+        assert not (set(tree.path(node)[:-1]) & lists)
+    for node, count in tt.counts.items():  # counts are exact
+        below = [s for n, sl in tt.lists.items() if node in tree.path(n) for s in sl.tolist()]
+        assert count == len(below)
+    for node, slots in tt.lists.items():  # every slot sits on its leaf's path
+        assert all(node in tree.path(int(leaf_of[s])) for s in slots.tolist())
+
+
+def test_split_and_merge(rng):
+    tree, leaf_of = _tree_and_leaves(rng)
+    tt = TenantTree()
+    touched: set[int] = set()
+    tt.insert(np.arange(10), leaf_of, tree, tau=16, touched=touched)
+    assert list(tt.lists) == [0] and tt.size == 10  # small: one shortlist at the root
+    tt.insert(np.arange(10, 800, 3), leaf_of, tree, tau=16, touched=touched)
+    assert 0 not in tt.lists and len(tt.lists) > 4
+    _check_invariants(tt, tree, leaf_of)
+    held = np.concatenate(list(tt.lists.values()))
+    tt.remove(held[:-5], leaf_of, tree, tau=16, touched=touched)
+    assert list(tt.lists) == [0] and tt.size == 5  # folded back into the root
+    _check_invariants(tt, tree, leaf_of)
+    tt.remove(held[-5:], leaf_of, tree, tau=16, touched=touched)
+    assert tt.lists == {} and tt.counts == {}
+
+
+def test_view_is_root_first_with_grouped_children(rng):
+    tree, leaf_of = _tree_and_leaves(rng)
+    tt = TenantTree()
+    tt.insert(np.arange(800), leaf_of, tree, tau=8, touched=set())
+    view = tt.compile(tree, np.zeros((800, 2), np.float32), np.arange(800))
+    assert view.t_node[0] == 0 and view.size == 800
+    assert sorted(view.t_slots.tolist()) == list(range(800))
+    for u in range(len(view.t_node)):
+        for c in view.t_children[view.t_child_start[u]:view.t_child_start[u + 1]]:
+            assert tree.parent[view.t_node[c]] == view.t_node[u]

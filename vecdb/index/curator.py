@@ -1,0 +1,467 @@
+"""index="curator" (the default): one shared clustering tree, a subtree per tenant (Curator), searched
+best-first in Numba.
+
+In memory, per collection:
+- the slab: every live vector once, in index space (`slab`, `slab_ids`, `leaf_of` per row), however many
+  tenants share it; rows of deleted vectors are dead until compaction;
+- an id -> row hash map (kernels/hashmap.py);
+- the shared tree (tree.py);
+- a TenantTree per tenant (tenant_tree.py), loaded from LMDB the first time the tenant is used.
+
+In LMDB (sub-database `index`, keys after the collection's 4-byte id):
+- `T`: the tree (npz); `M`: JSON state (rows at the last rebuild);
+- `L` + id (8 bytes, big-endian): the vector's leaf (u32);
+- `S` + tno (4) + node (4): one shortlist, as the ids it holds (int64).
+Reopening reads the slab from `vectors` plus the `L` keys; tenants load lazily; nothing is rebuilt.
+
+Before a collection holds `train_min` vectors the tree is a single root, so every search is exact. Once
+it does, the tree is built by hierarchical k-means over all vectors and every tenant's shortlists are
+pushed down; it is rebuilt the same way each time the collection grows `rebuild_growth`-fold, and in
+between a leaf that outgrows `max_leaf` is split in place, so inserts that drift away from the training
+data get their own clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from collections.abc import Callable
+
+import lmdb
+import numpy as np
+
+from ..config import Settings
+from ..errors import InvalidArgumentError
+from ..kernels import METRIC_CODES
+from ..kernels.distances import normalize_rows
+from ..kernels.hashmap import hm_delete, hm_get, hm_new, hm_put
+from ..kernels.tree_search import tenant_search, tenant_search_batch
+from ..storage import Store
+from ..storage import tenants as tenants_store
+from ..storage import vectors as vectors_store
+from ..storage.env import cid_prefix, id_keys
+from ..types import CollectionInfo
+from .base import Change, VectorIndex
+from .tenant_tree import TenantTree, TenantView
+from .tree import SharedTree, TreeParams
+
+_U32 = struct.Struct("<I")
+
+#: Options a collection may set at creation (`create_collection(..., index="curator", tau=...)`).
+DEFAULTS = {
+    "tau": 128,  # shortlist size past which a tenant's shortlist splits down a level
+    "branching": 16,
+    "max_leaf": 1024,
+    "train_min": 4096,  # vectors before the first tree is built (until then search is exact)
+    "rebuild_growth": 8.0,  # rebuild the tree each time the collection grows this many times over
+    "min_budget": 2048,  # default search budget: vectors scanned, at least ...
+    "budget_fraction": 0.05,  # ... or this fraction of the tenant's vectors, whichever is larger
+}
+
+
+def check_options(options: dict) -> dict:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown curator option(s) {sorted(unknown)}: expected some of {sorted(DEFAULTS)}")
+    out = dict(DEFAULTS)
+    for key, value in options.items():
+        kind = float if isinstance(DEFAULTS[key], float) else int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise InvalidArgumentError(f"curator option {key}={value!r} must be a positive number")
+        out[key] = kind(value)
+    if out["max_leaf"] < 8 or out["tau"] < 2:
+        raise InvalidArgumentError("curator needs max_leaf >= 8 and tau >= 2")
+    return out
+
+
+class CuratorIndex(VectorIndex):
+    SEARCH_OPTIONS = frozenset({"budget"})
+
+    @classmethod
+    def check_options(cls, options: dict) -> dict:
+        check_options(options)
+        return dict(options)
+
+    def __init__(self, store: Store, info: CollectionInfo, settings: Settings):
+        self.store, self.info = store, info
+        self.opts = check_options({k: v for k, v in info.options.items() if k in DEFAULTS})
+        self.params = TreeParams(branching=self.opts["branching"], max_leaf=self.opts["max_leaf"])
+        self.metric = METRIC_CODES[info.metric]
+        self.prefix = cid_prefix(info.id)
+        self._lock = threading.RLock()
+        self._loaded = False
+        self._tenants: dict[int, TenantTree] = {}
+
+    # ---- loading -------------------------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        with self._lock:
+            if not self._loaded:
+                with self.store.read() as txn:
+                    self._load(txn)
+                self._loaded = True
+
+    def _load(self, txn: lmdb.Transaction) -> None:
+        db = self.store.dbs["index"]
+        raw = txn.get(self.prefix + b"T", db=db)
+        self.tree = SharedTree(self.info.dim) if raw is None else SharedTree.from_bytes(raw, self.info.dim)
+        meta = txn.get(self.prefix + b"M", db=db)
+        self.trained_rows = json.loads(bytes(meta))["trained_rows"] if meta else 0
+        chunks = list(vectors_store.scan(self.store, txn, self.info.id, self.info.dim))
+        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
+        vecs = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, self.info.dim), np.float32)
+        leaves = self._read_leaves(txn, len(ids))
+        self._reset_slab(ids, self._index_space(vecs), leaves)
+        self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
+
+    def _read_leaves(self, txn: lmdb.Transaction, n: int) -> np.ndarray:
+        """Leaves from the `L` keys, in id order (the same order as `vectors.scan`)."""
+        prefix = self.prefix + b"L"
+        out = np.zeros(n, dtype=np.int64)
+        cur = txn.cursor(self.store.dbs["index"])
+        i = 0
+        if cur.set_range(prefix):
+            for key, value in cur:
+                if key[:5] != prefix:
+                    break
+                out[i] = _U32.unpack(value)[0]
+                i += 1
+        if i != n:
+            raise RuntimeError(f"index of collection {self.info.name!r} is out of step: {i} leaves, {n} vectors")
+        return out
+
+    def _reset_slab(self, ids: np.ndarray, vecs: np.ndarray, leaves: np.ndarray) -> None:
+        cap = max(1024, 2 * len(ids))
+        self.slab = np.zeros((cap, self.info.dim), dtype=np.float32)
+        self.slab_ids = np.full(cap, -1, dtype=np.int64)
+        self.leaf_of = np.zeros(cap, dtype=np.int64)
+        self.n_rows = len(ids)
+        self.slab[: self.n_rows] = vecs
+        self.slab_ids[: self.n_rows] = ids
+        self.leaf_of[: self.n_rows] = leaves
+        self.n_dead = 0
+        self.hm_keys, self.hm_vals = hm_new(cap)
+        self.hm_used = hm_put(self.hm_keys, self.hm_vals, ids, np.arange(len(ids), dtype=np.int64))
+        self.leaf_size = np.bincount(leaves, minlength=self.tree.n_nodes).astype(np.int64)
+
+    def _tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
+        tt = self._tenants.get(tno)
+        if tt is None:
+            tt = self._tenants[tno] = self._read_tenant(tno, txn)
+        return tt
+
+    def _read_tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
+        tt = TenantTree()
+        prefix = self.prefix + b"S" + tno.to_bytes(4, "big")
+        cur = txn.cursor(self.store.dbs["index"])
+        if cur.set_range(prefix):
+            for key, value in cur:
+                if key[:9] != prefix:
+                    break
+                node = int.from_bytes(key[9:13], "big")
+                slots = hm_get(self.hm_keys, self.hm_vals, np.frombuffer(value, dtype="<i8").astype(np.int64))
+                tt.lists[node] = slots
+                for anc in self.tree.path(node):
+                    tt.counts[anc] = tt.counts.get(anc, 0) + len(slots)
+        return tt
+
+    # ---- search --------------------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int, tenant: int, budget: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """budget: vectors to scan before stopping (once k are found); default
+        max(min_budget, budget_fraction * the tenant's vector count)."""
+        view = self._view(tenant)
+        if budget is None:
+            budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * view.size))
+        elif isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+            raise InvalidArgumentError(f"budget must be a positive integer (vectors to scan), got {budget!r}")
+        args = (view.centroids, view.radius, view.slab, view.slab_ids, view.t_node, view.t_child_start,
+                view.t_children, view.t_list_start, view.t_slots, k, int(budget), self.metric)
+        if len(queries) == 1:
+            ids, dists, _ = tenant_search(queries[0], *args)
+            return ids[None, :], dists[None, :]
+        ids, dists, _ = tenant_search_batch(queries, *args)
+        return ids, dists
+
+    def _view(self, tno: int) -> TenantView:
+        self._ensure_loaded()
+        tt = self._tenants.get(tno)
+        view = None if tt is None else tt.view
+        if view is not None:
+            return view
+        with self._lock:
+            tt = self._tenants.get(tno)
+            if tt is None:
+                with self.store.read() as txn:
+                    tt = self._tenant(tno, txn)
+            if tt.view is None:
+                tt.view = tt.compile(self.tree, self.slab, self.slab_ids)
+            return tt.view
+
+    # ---- writes --------------------------------------------------------------------------------
+
+    def write(self, txn: lmdb.Transaction, change: Change) -> Callable[[], None]:
+        # In-memory state changes here, inside the transaction; a failed commit calls reset() so the
+        # next use reloads from LMDB. Loading reads the last commit, i.e. the state before `change`
+        # (the caller holds the write lock, so nothing commits in between).
+        self._ensure_loaded()
+        with self._lock:
+            touched: dict[int, set[int]] = {}
+            if len(change.removed_ids):
+                self._remove_vectors(txn, change.removed_ids, change.removed_tenants, touched)
+            for tno, ids in change.revoked:
+                slots = self._slots(ids)
+                self._tenant(tno, txn).remove(slots, self.leaf_of, self.tree, self.opts["tau"],
+                                              touched.setdefault(tno, set()))
+            if len(change.added_ids):
+                self._add_vectors(txn, change.added_ids, change.added_vectors, change.added_tenants, touched)
+            for tno, ids, _ in change.granted:
+                self._tenant(tno, txn).insert(self._slots(ids), self.leaf_of, self.tree, self.opts["tau"],
+                                              touched.setdefault(tno, set()))
+            if self._needs_rebuild():
+                self._rebuild(txn)
+            else:
+                self._save_lists(txn, touched)
+            if self.n_dead > max(10_000, self.n_rows // 3):
+                self._compact()
+        return _noop
+
+    def reset(self) -> None:
+        """Forget in-memory state (after a failed commit); it is reloaded from LMDB on next use."""
+        with self._lock:
+            self._loaded = False
+            self._tenants = {}
+
+    def _slots(self, ids: np.ndarray) -> np.ndarray:
+        slots = hm_get(self.hm_keys, self.hm_vals, np.ascontiguousarray(ids, dtype=np.int64))
+        if (slots < 0).any():
+            raise RuntimeError(f"index of collection {self.info.name!r} lost id {int(ids[slots < 0][0])}")
+        return slots
+
+    def _remove_vectors(self, txn, ids: np.ndarray, tenant_lists: list[np.ndarray], touched) -> None:
+        slots = self._slots(ids)
+        for tno, rows in _group_by_tenant(tenant_lists).items():
+            self._tenant(tno, txn).remove(slots[rows], self.leaf_of, self.tree, self.opts["tau"],
+                                          touched.setdefault(tno, set()))
+        np.subtract.at(self.leaf_size, self.leaf_of[slots], 1)
+        self.slab_ids[slots] = -1
+        hm_delete(self.hm_keys, self.hm_vals, ids)
+        self.n_dead += len(ids)
+        db = self.store.dbs["index"]
+        for key in id_keys(self.prefix + b"L", ids):
+            txn.delete(key, db=db)
+
+    def _add_vectors(self, txn, ids: np.ndarray, vecs: np.ndarray, tenant_lists: list[np.ndarray], touched) -> None:
+        slots = self._append_rows(ids, vecs)
+        leaves = self.tree.assign(vecs, self.metric)
+        self.leaf_of[slots] = leaves
+        self.tree.grow_radii(vecs, leaves)
+        self._grow_leaf_sizes()
+        np.add.at(self.leaf_size, leaves, 1)
+        self._save_leaves(txn, ids, leaves)
+        # Split overflowing leaves before the tenants place the new rows, so a batch that lands in one
+        # leaf is spread over its new children instead of piling into one shortlist.
+        self._split_big_leaves(txn)
+        for tno, rows in _group_by_tenant(tenant_lists).items():
+            self._tenant(tno, txn).insert(slots[rows], self.leaf_of, self.tree, self.opts["tau"],
+                                          touched.setdefault(tno, set()))
+
+    def _append_rows(self, ids: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        n = len(ids)
+        if self.n_rows + n > len(self.slab_ids):
+            self._grow_slab(self.n_rows + n)
+        slots = np.arange(self.n_rows, self.n_rows + n, dtype=np.int64)
+        # Rows past n_rows are referenced by no published view, so writing them in place is safe.
+        self.slab[slots] = vecs
+        self.slab_ids[slots] = ids
+        self.n_rows += n
+        if 2 * (self.hm_used + n) > len(self.hm_keys):
+            self._rebuild_hashmap(extra=n)
+        self.hm_used += hm_put(self.hm_keys, self.hm_vals, ids, slots)
+        return slots
+
+    def _grow_slab(self, need: int) -> None:
+        cap = max(need, 2 * len(self.slab_ids))
+        slab = np.zeros((cap, self.info.dim), dtype=np.float32)
+        slab[: self.n_rows] = self.slab[: self.n_rows]
+        slab_ids = np.full(cap, -1, dtype=np.int64)
+        slab_ids[: self.n_rows] = self.slab_ids[: self.n_rows]
+        leaf_of = np.zeros(cap, dtype=np.int64)
+        leaf_of[: self.n_rows] = self.leaf_of[: self.n_rows]
+        # New arrays, not resized ones: searches holding the old slab keep reading valid rows.
+        self.slab, self.slab_ids, self.leaf_of = slab, slab_ids, leaf_of
+        for tt in self._tenants.values():
+            tt.view = None
+
+    def _rebuild_hashmap(self, extra: int = 0) -> None:
+        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        self.hm_keys, self.hm_vals = hm_new(len(live) + extra)
+        self.hm_used = hm_put(self.hm_keys, self.hm_vals, self.slab_ids[live], live.astype(np.int64))
+
+    def _grow_leaf_sizes(self) -> None:
+        if len(self.leaf_size) < self.tree.n_nodes:
+            grown = np.zeros(max(self.tree.n_nodes, 2 * len(self.leaf_size)), dtype=np.int64)
+            grown[: len(self.leaf_size)] = self.leaf_size
+            self.leaf_size = grown
+
+    # ---- tree maintenance ----------------------------------------------------------------------
+
+    def _live_rows(self) -> int:
+        return self.n_rows - self.n_dead
+
+    def _needs_rebuild(self) -> bool:
+        live = self._live_rows()
+        if live < self.opts["train_min"]:
+            return False
+        return self.trained_rows == 0 or live >= self.opts["rebuild_growth"] * self.trained_rows
+
+    def _rebuild(self, txn: lmdb.Transaction) -> None:
+        """Build a new tree over all live vectors, re-place them, and re-home every tenant's lists."""
+        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        rng = np.random.default_rng(self.params.seed + len(live))
+        sample = live if len(live) <= 100_000 else np.sort(rng.choice(live, 100_000, replace=False))
+        tree = SharedTree.build(np.ascontiguousarray(self.slab[sample]), len(live), self.params, self.metric)
+        ids, vecs = self.slab_ids[live], self.slab[live]
+        leaves = tree.assign(vecs, self.metric)
+        self.tree = tree
+        self._reset_slab(ids, vecs, leaves)
+        self._split_big_leaves(txn)
+        self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
+        self.trained_rows = self.n_rows
+        db = self.store.dbs["index"]
+        self.store.delete_prefix(txn, "index", self.prefix + b"L")
+        self._save_leaves(txn, self.slab_ids[: self.n_rows], self.leaf_of[: self.n_rows])
+        # Every tenant is re-homed from its ids, whether or not it was loaded.
+        self.store.delete_prefix(txn, "index", self.prefix + b"S")
+        self._tenants = {}
+        touched: dict[int, set[int]] = {}
+        for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
+            if count:
+                members = tenants_store.members(self.store, txn, self.info.id, tno)
+                tt = self._tenants[tno] = TenantTree()
+                tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
+                          touched.setdefault(tno, set()))
+        self._save_lists(txn, touched)
+        txn.put(self.prefix + b"M", json.dumps({"trained_rows": self.trained_rows}).encode(), db=db)
+        self._save_tree(txn)
+
+    def _split_big_leaves(self, txn: lmdb.Transaction) -> None:
+        """Split every leaf over max_leaf (only once the tree is trained: before that, search is exact)."""
+        if not self.tree.trained:
+            return
+        self._grow_leaf_sizes()
+        changed = False
+        while True:
+            big = np.flatnonzero(self.leaf_size[: self.tree.n_nodes] > self.opts["max_leaf"])
+            big = [n for n in big.tolist() if self.tree.is_leaf(n)]
+            if not big:
+                break
+            for leaf in big:
+                rows = np.flatnonzero((self.leaf_of[: self.n_rows] == leaf) & (self.slab_ids[: self.n_rows] >= 0))
+                _, labels = self.tree.split_leaf(leaf, np.ascontiguousarray(self.slab[rows]), self.params, self.metric)
+                self._grow_leaf_sizes()
+                self.leaf_of[rows] = labels
+                self.leaf_size[leaf] = 0
+                np.add.at(self.leaf_size, labels, 1)
+                self.tree.grow_radii(self.slab[rows], labels)
+                self._save_leaves(txn, self.slab_ids[rows], labels)
+                changed = True
+        if changed:
+            self._save_tree(txn)
+
+    def _compact(self) -> None:
+        """Drop dead slab rows; shortlists of loaded tenants are renumbered (stored ones hold ids)."""
+        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        new_slot = np.full(self.n_rows, -1, dtype=np.int64)
+        new_slot[live] = np.arange(len(live))
+        self._reset_slab(self.slab_ids[live], self.slab[live], self.leaf_of[live])
+        self._grow_leaf_sizes()
+        for tt in self._tenants.values():
+            tt.remap(new_slot)
+
+    # ---- persistence ---------------------------------------------------------------------------
+
+    def _save_leaves(self, txn: lmdb.Transaction, ids: np.ndarray, leaves: np.ndarray) -> None:
+        values = [_U32.pack(leaf) for leaf in leaves.tolist()]
+        txn.cursor(self.store.dbs["index"]).putmulti(zip(id_keys(self.prefix + b"L", ids), values, strict=True))
+
+    def _save_lists(self, txn: lmdb.Transaction, touched: dict[int, set[int]]) -> None:
+        db = self.store.dbs["index"]
+        for tno, nodes in touched.items():
+            tt = self._tenants[tno]
+            base = self.prefix + b"S" + tno.to_bytes(4, "big")
+            for node in nodes:
+                key = base + node.to_bytes(4, "big")
+                slots = tt.lists.get(node)
+                if slots is None:
+                    txn.delete(key, db=db)
+                else:
+                    txn.put(key, self.slab_ids[slots].astype("<i8").tobytes(), db=db)
+
+    def _save_tree(self, txn: lmdb.Transaction) -> None:
+        txn.put(self.prefix + b"T", self.tree.to_bytes(), db=self.store.dbs["index"])
+        for tt in self._tenants.values():
+            tt.view = None  # views captured the old tree arrays
+
+    def drop(self, txn: lmdb.Transaction) -> None:
+        self.store.delete_prefix(txn, "index", self.prefix)
+
+    # ---- misc ----------------------------------------------------------------------------------
+
+    def _index_space(self, vecs: np.ndarray) -> np.ndarray:
+        return normalize_rows(vecs) if self.info.metric == "cosine" else vecs
+
+    def stats(self) -> dict:
+        self._ensure_loaded()
+        with self._lock:
+            live = self._live_rows()
+            tree = self.tree
+            leaves = [n for n in range(tree.n_nodes) if tree.is_leaf(n)]
+            tenant_bytes = sum(tt.nbytes() for tt in self._tenants.values())
+            slab_bytes = self.n_rows * (self.info.dim * 4 + 16)
+            return {
+                "vectors_in_slab": live,
+                "dead_rows": self.n_dead,
+                "tree_nodes": tree.n_nodes,
+                "tree_leaves": len(leaves),
+                "tree_depth": int(tree.depth[: tree.n_nodes].max()),
+                "trained_rows": self.trained_rows,
+                "tenants_loaded": len(self._tenants),
+                "tenant_pairs": sum(tt.size for tt in self._tenants.values()),
+                "slab_bytes": slab_bytes,
+                "hashmap_bytes": self.hm_keys.nbytes + self.hm_vals.nbytes,
+                "tree_bytes": tree.nbytes(),
+                "tenant_bytes": tenant_bytes,
+                "structure_bytes": slab_bytes + self.hm_keys.nbytes * 2 + tree.nbytes() + tenant_bytes,
+            }
+
+    def close(self) -> None:
+        with self._lock:
+            self._tenants = {}
+            self._loaded = False
+
+
+def _group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Rows per tenant number. Rows that share one tenant-array object (the usual case: one tenant
+    list for a whole batch) are grouped without looking at them one by one."""
+    by_array: dict[int, tuple[np.ndarray, list[int]]] = {}
+    for row, arr in enumerate(tenant_lists):
+        entry = by_array.get(id(arr))
+        if entry is None:
+            by_array[id(arr)] = (arr, [row])
+        else:
+            entry[1].append(row)
+    out: dict[int, list[int]] = {}
+    for arr, rows in by_array.values():
+        for tno in arr.tolist():
+            out.setdefault(tno, []).extend(rows)
+    return {tno: np.array(rows, dtype=np.int64) for tno, rows in out.items()}
+
+
+def _noop() -> None:
+    return None

@@ -1,0 +1,146 @@
+"""Best-first search over one tenant's subtree of the shared clustering tree.
+
+A tenant's subtree arrives as flat arrays (see index/tenant_tree.py, `TenantView`): local node u is
+global node `t_node[u]`; its children in the subtree are `t_children[t_child_start[u]:t_child_start[u+1]]`
+(local indices); the vectors listed at it (its shortlist) are slab rows
+`t_slots[t_list_start[u]:t_list_start[u+1]]`. Local node 0 is the root.
+
+One priority queue holds both kinds of node. A shortlist node is keyed by its centroid's distance, so
+shortlists are scanned nearest centroid first, as in an inverted-file index. An internal node is keyed by
+the lower bound of its ball (centroid, Euclidean radius covering every vector below), which is never more
+than the key of any node below it: internal nodes are opened just in time, and a subtree whose old
+centroid sits far away while it holds data near the query (after drift) is still opened early. A node is
+skipped when its bound cannot beat the current k-th result; the search stops once it has scanned
+`budget` vectors and holds k results, or when nothing is left to visit.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .distances import L2, proxy
+from .heap import heap_push, heap_sort
+
+
+@nb.njit(cache=True, nogil=True)
+def _fpush(fd, fn, size, d, u):
+    """Push (d, u) onto the min-heap (fd, fn) holding `size` items; returns the new size."""
+    pos = size
+    while pos > 0:
+        parent = (pos - 1) >> 1
+        if fd[parent] <= d:
+            break
+        fd[pos] = fd[parent]
+        fn[pos] = fn[parent]
+        pos = parent
+    fd[pos] = d
+    fn[pos] = u
+    return size + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _fpop(fd, fn, size):
+    """Pop the smallest item of the min-heap; returns (d, u, new size)."""
+    d0 = fd[0]
+    u0 = fn[0]
+    size -= 1
+    if size > 0:
+        d = fd[size]
+        u = fn[size]
+        pos = 0
+        while True:
+            left = 2 * pos + 1
+            if left >= size:
+                break
+            child = left
+            if left + 1 < size and fd[left + 1] < fd[left]:
+                child = left + 1
+            if fd[child] >= d:
+                break
+            fd[pos] = fd[child]
+            fn[pos] = fn[child]
+            pos = child
+        fd[pos] = d
+        fn[pos] = u
+    return d0, u0, size
+
+
+@nb.njit(cache=True, nogil=True)
+def _lower_bound(d, radius, qnorm, metric):
+    """Smallest proxy any vector within `radius` of a centroid at proxy `d` can have."""
+    if metric == L2:
+        gap = np.sqrt(max(d, 0.0)) - radius
+        return gap * gap if gap > 0.0 else 0.0
+    return d - qnorm * radius  # -q.x >= -q.c - |q| |x - c|
+
+
+@nb.njit(cache=True, nogil=True)
+def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
+                  t_list_start, t_slots, k, budget, metric):
+    """Top-k of one query among a tenant's vectors.
+
+    q: float32[d]; centroids: float32[nodes, d]; radius: float32[nodes]; slab: float32[cap, d] with
+    slab_ids int64[cap]; t_*: the tenant's subtree (module docstring). Returns (ids int64[k] padded with
+    -1, proxies float32[k] padded with +inf, vectors scanned).
+    """
+    m = t_node.shape[0]
+    res_d = np.full(k, np.inf, dtype=np.float32)
+    res_s = np.full(k, -1, dtype=np.int64)
+    ids = np.full(k, -1, dtype=np.int64)
+    if m == 0:
+        return ids, res_d, 0
+    qnorm = 0.0
+    if metric != L2:
+        for j in range(q.shape[0]):
+            qnorm += q[j] * q[j]
+        qnorm = np.sqrt(qnorm)
+    fd = np.empty(m, dtype=np.float32)
+    fn = np.empty(m, dtype=np.int64)
+    size = _fpush(fd, fn, 0, np.float32(0.0), 0)
+    scanned = 0
+    found = 0
+    while size > 0:
+        key, u, size = _fpop(fd, fn, size)
+        internal = t_child_start[u + 1] > t_child_start[u]
+        if found >= k:
+            if scanned >= budget:
+                break
+            bound = key if internal else _lower_bound(key, radius[t_node[u]], qnorm, metric)
+            if bound >= res_d[0]:
+                continue
+        for j in range(t_list_start[u], t_list_start[u + 1]):
+            s = t_slots[j]
+            if heap_push(res_d, res_s, proxy(q, slab[s], metric), s):
+                found += 1
+        scanned += t_list_start[u + 1] - t_list_start[u]
+        for j in range(t_child_start[u], t_child_start[u + 1]):
+            c = t_children[j]
+            g = t_node[c]
+            d = proxy(q, centroids[g], metric)
+            if t_child_start[c + 1] > t_child_start[c]:
+                d = _lower_bound(d, radius[g], qnorm, metric)
+            size = _fpush(fd, fn, size, np.float32(d), c)
+    heap_sort(res_d, res_s)
+    for i in range(k):
+        if res_s[i] >= 0:
+            ids[i] = slab_ids[res_s[i]]
+    return ids, res_d, scanned
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def tenant_search_batch(Q, centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
+                        t_list_start, t_slots, k, budget, metric):
+    """tenant_search for every row of Q (float32[m, d]), one query per thread; returns (ids int64[m, k],
+    proxies float32[m, k], scanned int64[m]), each thread writing only its own rows."""
+    m = Q.shape[0]
+    ids = np.full((m, k), -1, dtype=np.int64)
+    dists = np.full((m, k), np.inf, dtype=np.float32)
+    scanned = np.zeros(m, dtype=np.int64)
+    for i in nb.prange(m):
+        a, b, c = tenant_search(Q[i], centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
+                                t_list_start, t_slots, k, budget, metric)
+        ids[i] = a
+        dists[i] = b
+        scanned[i] = c
+    return ids, dists, scanned
