@@ -55,8 +55,9 @@ DEFAULTS = {
     "max_leaf": 1024,
     "train_min": 4096,  # vectors before the first tree is built (until then search is exact)
     "rebuild_growth": 8.0,  # rebuild the tree each time the collection grows this many times over
-    "min_budget": 2048,  # default search budget: vectors scanned, at least ...
-    "budget_fraction": 0.05,  # ... or this fraction of the tenant's vectors, whichever is larger
+    "min_budget": 4096,  # default cap on vectors scanned per query, at least ...
+    "budget_fraction": 0.1,  # ... or this fraction of the tenant's vectors, whichever is larger
+    "patience": 6,  # default adaptive stop: shortlists in a row that improved nothing
 }
 
 
@@ -77,7 +78,7 @@ def check_options(options: dict) -> dict:
 
 
 class CuratorIndex(VectorIndex):
-    SEARCH_OPTIONS = frozenset({"budget"})
+    SEARCH_OPTIONS = frozenset({"budget", "patience"})
 
     @classmethod
     def check_options(cls, options: dict) -> dict:
@@ -171,17 +172,22 @@ class CuratorIndex(VectorIndex):
 
     # ---- search --------------------------------------------------------------------------------
 
-    def search(self, queries: np.ndarray, k: int, tenant: int, budget: int | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """budget: vectors to scan before stopping (once k are found); default
-        max(min_budget, budget_fraction * the tenant's vector count)."""
+    def search(self, queries: np.ndarray, k: int, tenant: int, budget: int | None = None,
+               patience: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """budget: the most vectors to scan (once k are found) — the recall/speed knob; default
+        max(min_budget, budget_fraction * the tenant's vector count). patience: stop after this many
+        shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
+        patience turns the adaptive stop off, so the budget alone decides."""
         view = self._view(tenant)
         if budget is None:
             budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * view.size))
-        elif isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-            raise InvalidArgumentError(f"budget must be a positive integer (vectors to scan), got {budget!r}")
+            patience = self.opts["patience"] if patience is None else patience
+        patience = 0 if patience is None else patience
+        for name, value, low in (("budget", budget, 1), ("patience", patience, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}")
         args = (view.centroids, view.radius, view.slab, view.slab_ids, view.t_node, view.t_child_start,
-                view.t_children, view.t_list_start, view.t_slots, k, int(budget), self.metric)
+                view.t_children, view.t_list_start, view.t_slots, k, int(budget), int(patience), self.metric)
         if len(queries) == 1:
             ids, dists, _ = tenant_search(queries[0], *args)
             return ids[None, :], dists[None, :]

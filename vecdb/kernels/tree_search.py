@@ -10,8 +10,10 @@ shortlists are scanned nearest centroid first, as in an inverted-file index. An 
 the lower bound of its ball (centroid, Euclidean radius covering every vector below), which is never more
 than the key of any node below it: internal nodes are opened just in time, and a subtree whose old
 centroid sits far away while it holds data near the query (after drift) is still opened early. A node is
-skipped when its bound cannot beat the current k-th result; the search stops once it has scanned
-`budget` vectors and holds k results, or when nothing is left to visit.
+skipped when its bound cannot beat the current k-th result. Once k results are held, the search stops
+when `patience` shortlists in a row improved nothing and they held at least as many vectors as were
+scanned up to the last improvement (the query-aware stop: the nearest data has been seen, judged on the
+query's own scale), or once it has scanned `budget` vectors, or when nothing is left to visit.
 """
 
 from __future__ import annotations
@@ -77,11 +79,12 @@ def _lower_bound(d, radius, qnorm, metric):
 
 @nb.njit(cache=True, nogil=True)
 def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
-                  t_list_start, t_slots, k, budget, metric):
+                  t_list_start, t_slots, k, budget, patience, metric):
     """Top-k of one query among a tenant's vectors.
 
     q: float32[d]; centroids: float32[nodes, d]; radius: float32[nodes]; slab: float32[cap, d] with
-    slab_ids int64[cap]; t_*: the tenant's subtree (module docstring). Returns (ids int64[k] padded with
+    slab_ids int64[cap]; t_*: the tenant's subtree (module docstring); patience <= 0 disables the
+    adaptive stop. Returns (ids int64[k] padded with
     -1, proxies float32[k] padded with +inf, vectors scanned).
     """
     m = t_node.shape[0]
@@ -100,6 +103,8 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     size = _fpush(fd, fn, 0, np.float32(0.0), 0)
     scanned = 0
     found = 0
+    stale = 0
+    useful = 0  # vectors scanned up to the last improvement
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
         internal = t_child_start[u + 1] > t_child_start[u]
@@ -109,11 +114,21 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
             bound = key if internal else _lower_bound(key, radius[t_node[u]], qnorm, metric)
             if bound >= res_d[0]:
                 continue
-        for j in range(t_list_start[u], t_list_start[u + 1]):
-            s = t_slots[j]
-            if heap_push(res_d, res_s, proxy(q, slab[s], metric), s):
-                found += 1
-        scanned += t_list_start[u + 1] - t_list_start[u]
+        if t_list_start[u + 1] > t_list_start[u]:
+            improved = False
+            for j in range(t_list_start[u], t_list_start[u + 1]):
+                s = t_slots[j]
+                if heap_push(res_d, res_s, proxy(q, slab[s], metric), s):
+                    found += 1
+                    improved = True
+            scanned += t_list_start[u + 1] - t_list_start[u]
+            if improved or found < k:
+                stale = 0
+                useful = scanned
+            else:
+                stale += 1
+            if patience > 0 and stale >= patience and scanned - useful >= useful:
+                break
         for j in range(t_child_start[u], t_child_start[u + 1]):
             c = t_children[j]
             g = t_node[c]
@@ -130,7 +145,7 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def tenant_search_batch(Q, centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
-                        t_list_start, t_slots, k, budget, metric):
+                        t_list_start, t_slots, k, budget, patience, metric):
     """tenant_search for every row of Q (float32[m, d]), one query per thread; returns (ids int64[m, k],
     proxies float32[m, k], scanned int64[m]), each thread writing only its own rows."""
     m = Q.shape[0]
@@ -139,7 +154,7 @@ def tenant_search_batch(Q, centroids, radius, slab, slab_ids, t_node, t_child_st
     scanned = np.zeros(m, dtype=np.int64)
     for i in nb.prange(m):
         a, b, c = tenant_search(Q[i], centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
-                                t_list_start, t_slots, k, budget, metric)
+                                t_list_start, t_slots, k, budget, patience, metric)
         ids[i] = a
         dists[i] = b
         scanned[i] = c
