@@ -145,7 +145,7 @@ class CuratorIndex(VectorIndex):
         self.slab_ids[: self.n_rows] = ids
         self.leaf_of[: self.n_rows] = leaves
         self.n_dead = 0
-        self.hm_keys, self.hm_vals = hm_new(cap)
+        self.hm_keys, self.hm_vals = hm_new(len(ids))
         self.hm_used = hm_put(self.hm_keys, self.hm_vals, ids, np.arange(len(ids), dtype=np.int64))
         self.leaf_size = np.bincount(leaves, minlength=self.tree.n_nodes).astype(np.int64)
 
@@ -306,7 +306,8 @@ class CuratorIndex(VectorIndex):
 
     def _rebuild_hashmap(self, extra: int = 0) -> None:
         live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
-        self.hm_keys, self.hm_vals = hm_new(len(live) + extra)
+        # 1.5x headroom: the table grows geometrically instead of being rebuilt every batch.
+        self.hm_keys, self.hm_vals = hm_new(int(1.5 * (len(live) + extra)))
         self.hm_used = hm_put(self.hm_keys, self.hm_vals, self.slab_ids[live], live.astype(np.int64))
 
     def _grow_leaf_sizes(self) -> None:
