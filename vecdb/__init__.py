@@ -23,6 +23,7 @@ from .errors import (
     UnavailableError,
     VecDBError,
 )
+from .qa_memory import QAMemory
 from .types import Record, SearchResult
 
 __version__ = "0.1.0"
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "PermissionDeniedError",
+    "QAMemory",
     "Record",
     "ResourceExhaustedError",
     "SearchResult",

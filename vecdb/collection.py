@@ -170,6 +170,23 @@ class Collection:
 
         return self._commit(build)
 
+    def update_metadata(self, ids: Any, metadata: Any) -> int:
+        """Replace the metadata of existing vectors, leaving vectors, tenants and the index alone.
+
+        metadata: one JSON object (or None, clearing it) per id. Raises NotFoundError (writing nothing)
+        if any id does not exist. Returns how many were updated.
+        """
+        self._check_live()
+        ids_arr = v.check_ids(ids, self._settings.max_batch)
+        metas = v.check_metadata(metadata, len(ids_arr))
+
+        def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            self._existing_access(txn, ids_arr)
+            metadata_mod.put(self._store, txn, self.info.id, ids_arr, metas)
+            return Change(), len(ids_arr)
+
+        return self._commit(build)
+
     def drop_tenant(self, tenant: str) -> int:
         """Remove a tenant's access to all its vectors in one call; vectors it alone held are deleted.
         Returns how many vectors it lost."""
@@ -250,6 +267,25 @@ class Collection:
             metas = metadata_mod.get(self._store, txn, self.info.id, found)
             names = [[self._tenant_name(txn, int(t)) for t in access[i]] for i in keep]
         return [Record(int(i), vec, ns, m) for i, vec, ns, m in zip(found, vecs, names, metas, strict=True)]
+
+    def ids(self, tenant: str | None = None, after: int | None = None, limit: int | None = None) -> np.ndarray:
+        """Ids in ascending order: all of them, or those `tenant` can see; page with `after` (exclusive)
+        and `limit`.
+
+        Examples
+        --------
+        >>> page = col.ids(tenant="acme", limit=1000)
+        >>> more = col.ids(tenant="acme", after=int(page[-1]), limit=1000)
+        """
+        self._check_live()
+        start = 0 if after is None else int(v.check_ids([after], 1)[0]) + 1
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
+        with self._store.read() as txn:
+            if tenant is None:
+                return vectors_mod.scan_ids(self._store, txn, self.info.id, start, limit)
+            tno = self._require_tenant(txn, v.check_tenant(tenant))
+            return tenants_mod.members(self._store, txn, self.info.id, tno, start, limit)
 
     def count(self, tenant: str | None = None) -> int:
         """Vectors in the collection, or visible to one tenant."""

@@ -103,7 +103,8 @@ class Database:
     def qa_memory(self, name: str, embedder: Any = None) -> Any:
         """The QA memory called `name` (created on first use); see vecdb.qa_memory.QAMemory.
 
-        embedder: an `vecdb.embedders.Embedder`; None means the built-in feature-hashing embedder.
+        embedder: a `vecdb.embedders.Embedder`. None means the embedder the memory recorded when it was
+        created, or, for a new memory, the built-in feature-hashing embedder (no model needed).
         """
         from .qa_memory import QAMemory
 

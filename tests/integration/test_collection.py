@@ -183,3 +183,27 @@ def test_stats(db):
     s = col.stats()
     assert s["vectors"] == 2 and s["tenants"] == 2 and s["dim"] == 2 and s["database_disk_bytes"] > 0
     assert db.stats()["collections"]["c"]["vectors"] == 2
+
+
+def test_ids_pages_in_order_per_tenant(db):
+    col = db.create_collection("c", dim=2)
+    col.upsert([5, 1, 9, 3], np.zeros((4, 2)), tenants=[["a"], ["a", "b"], ["b"], ["a"]])
+    assert col.ids().tolist() == [1, 3, 5, 9]
+    assert col.ids(tenant="a").tolist() == [1, 3, 5]
+    assert col.ids(tenant="a", after=1, limit=1).tolist() == [3]
+    assert col.ids(after=9).tolist() == []
+    with pytest.raises(vecdb.TenantNotFound):
+        col.ids(tenant="zzz")
+    with pytest.raises(vecdb.InvalidArgumentError):
+        col.ids(limit=0)
+
+
+def test_update_metadata_only(db):
+    col = db.create_collection("c", dim=2)
+    col.upsert([1, 2], [[0, 0], [1, 1]], tenants="a", metadata=[{"x": 1}, None])
+    assert col.update_metadata([2, 1], [{"y": 2}, None]) == 2
+    assert [r.metadata for r in col.get([1, 2])] == [{}, {"y": 2}]
+    assert col.search([1, 1], k=1, tenant="a", where={"y": 2}).ids.tolist() == [2]
+    with pytest.raises(vecdb.NotFoundError, match="id 7"):
+        col.update_metadata([1, 7], [{"z": 1}, {"z": 1}])
+    assert col.get([1])[0].metadata == {}

@@ -122,14 +122,15 @@ def set_access(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray,
     return deltas
 
 
-def members(store: Store, txn: lmdb.Transaction, cid: int, tno: int) -> np.ndarray:
-    """A tenant's ids, ascending (int64)."""
+def members(store: Store, txn: lmdb.Transaction, cid: int, tno: int, start: int = 0,
+            limit: int | None = None) -> np.ndarray:
+    """A tenant's ids >= start, ascending (int64), at most `limit` of them."""
     prefix = cid_prefix(cid) + tno_bytes(tno)
     cur = txn.cursor(store.dbs["members"])
     out: list[int] = []
-    if cur.set_range(prefix):
+    if cur.set_range(prefix + start.to_bytes(8, "big")):
         for key in cur.iternext(keys=True, values=False):
-            if key[:8] != prefix:
+            if key[:8] != prefix or len(out) == limit:
                 break
             out.append(decode_id(key, 8))
     return np.array(out, dtype=np.int64)

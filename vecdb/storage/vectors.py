@@ -55,6 +55,19 @@ def scan(store: Store, txn: lmdb.Transaction, cid: int, dim: int, chunk: int = 6
         yield _chunk(ids, rows, dim)
 
 
+def scan_ids(store: Store, txn: lmdb.Transaction, cid: int, start: int = 0, limit: int | None = None) -> np.ndarray:
+    """A collection's ids >= start, ascending, at most `limit` of them."""
+    prefix = cid_prefix(cid)
+    cur = txn.cursor(store.dbs["vectors"])
+    out: list[int] = []
+    if cur.set_range(prefix + start.to_bytes(8, "big")):
+        for key in cur.iternext(keys=True, values=False):
+            if key[:4] != prefix or len(out) == limit:
+                break
+            out.append(decode_id(key, 4))
+    return np.array(out, dtype=np.int64)
+
+
 def _chunk(ids: list[int], rows: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
     mat = np.frombuffer(b"".join(rows), dtype=np.float32).reshape(len(ids), dim)
     return np.array(ids, dtype=np.int64), mat

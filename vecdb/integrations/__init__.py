@@ -1,0 +1,1 @@
+"""Adapters to other libraries; each needs its own extra (for example ``vecdb[langchain]``)."""
