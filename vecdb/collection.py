@@ -222,15 +222,17 @@ class Collection:
         TenantNotFound, DimensionMismatch, InvalidArgumentError
         """
         self._check_live()
-        q = self._to_index_space(v.check_query(query, self.dim, self.name)[None, :])[0]
+        queries = self._to_index_space(v.check_query(query, self.dim, self.name)[None, :])
         k = v.check_k(k, self._settings.max_k)
-        tno = self._tenant_for_read(v.check_tenant(tenant))
-        self._check_options(options)
+        tno = self._tenant_for_read(tenant)
+        if options:
+            self._check_options(options)
         if where is not None:
-            return self._search_filtered(q, k, tno, compile_filter(where), options)
-        ids, dists = self._index.search(q[None, :], k, tno, **options)
-        keep = ids[0] >= 0
-        return SearchResult(ids[0][keep], self._to_distance(dists[0][keep]))
+            return self._search_filtered(queries[0], k, tno, compile_filter(where), options)
+        ids, dists = self._index.search(queries, k, tno, **options)
+        # Padding (-1) sorts last; a full row, the usual case, needs no counting.
+        n = k if ids[0, -1] >= 0 else int(np.count_nonzero(ids[0] >= 0))
+        return SearchResult(ids[0, :n], self._to_distance(dists[0, :n]))
 
     def search_batch(self, queries: Any, k: int = 10, tenant: str | None = None, where: dict | None = None,
                      **options: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -239,7 +241,7 @@ class Collection:
         self._check_live()
         qs = self._to_index_space(v.check_vectors(queries, self.dim, self.name, self._settings.max_batch))
         k = v.check_k(k, self._settings.max_k)
-        tno = self._tenant_for_read(v.check_tenant(tenant))
+        tno = self._tenant_for_read(tenant)
         self._check_options(options)
         if where is None:
             ids, dists = self._index.search(qs, k, tno, **options)
@@ -366,10 +368,11 @@ class Collection:
             self._tno_by_name[name] = tno
         return tno
 
-    def _tenant_for_read(self, name: str) -> int:
-        tno = self._tno_by_name.get(name)
+    def _tenant_for_read(self, name: Any) -> int:
+        tno = self._tno_by_name.get(name) if isinstance(name, str) else None
         if tno is not None:
-            return tno
+            return tno  # only valid names ever enter the cache
+        name = v.check_tenant(name)
         with self._store.read() as txn:
             return self._require_tenant(txn, name)
 
@@ -416,7 +419,7 @@ class Collection:
     def _to_distance(self, proxies: np.ndarray) -> np.ndarray:
         """Index proxies -> API distances (see kernels.distances)."""
         if self.metric == "l2":
-            return proxies
+            return proxies.copy()  # results own their arrays, not views of the index's buffers
         out = proxies + np.float32(1.0)
         return np.maximum(out, 0) if self.metric == "cosine" else out
 

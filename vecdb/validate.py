@@ -117,6 +117,11 @@ def check_vectors(vectors: Any, dim: int, collection: str, max_batch: int) -> np
 
 def check_query(query: Any, dim: int, collection: str) -> np.ndarray:
     """One query -> float32 (dim,) array."""
+    if type(query) is np.ndarray and query.dtype == np.float32 and query.shape == (dim,):
+        q = query  # the common case, without conversions
+        if not np.isfinite(q).all():
+            raise InvalidArgumentError("query contains NaN or infinity")
+        return np.ascontiguousarray(q)
     try:
         q = np.asarray(query, dtype=np.float32)
     except (TypeError, ValueError) as e:

@@ -47,7 +47,7 @@ def test_view_is_root_first_with_grouped_children(rng):
     tree, leaf_of = _tree_and_leaves(rng)
     tt = TenantTree()
     tt.insert(np.arange(800), leaf_of, tree, tau=8, touched=set())
-    view = tt.compile(tree, np.zeros((800, 2), np.float32), np.arange(800))
+    view = tt.compile(tree, np.zeros((800, 2), np.float32), np.arange(800), default_budget=100)
     assert view.t_node[0] == 0 and view.size == 800
     assert sorted(view.t_slots.tolist()) == list(range(800))
     for u in range(len(view.t_node)):

@@ -179,13 +179,10 @@ class CuratorIndex(VectorIndex):
         shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
         patience turns the adaptive stop off, so the budget alone decides."""
         view = self._view(tenant)
-        if budget is None:
-            budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * view.size))
-            patience = self.opts["patience"] if patience is None else patience
-        patience = 0 if patience is None else patience
-        for name, value, low in (("budget", budget, 1), ("patience", patience, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}")
+        if budget is None and patience is None:
+            budget, patience = view.default_budget, self.opts["patience"]
+        else:
+            budget, patience = self._check_knobs(view, budget, patience)
         args = (view.centroids, view.radius, view.slab, view.slab_ids, view.t_node, view.t_child_start,
                 view.t_children, view.t_list_start, view.t_slots, k, int(budget), int(patience), self.metric)
         if len(queries) == 1:
@@ -193,6 +190,16 @@ class CuratorIndex(VectorIndex):
             return ids[None, :], dists[None, :]
         ids, dists, _ = tenant_search_batch(queries, *args)
         return ids, dists
+
+    def _check_knobs(self, view: TenantView, budget, patience) -> tuple[int, int]:
+        if budget is None:
+            budget = view.default_budget
+            patience = self.opts["patience"] if patience is None else patience
+        patience = 0 if patience is None else patience
+        for name, value, low in (("budget", budget, 1), ("patience", patience, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}")
+        return int(budget), int(patience)
 
     def _view(self, tno: int) -> TenantView:
         self._ensure_loaded()
@@ -206,7 +213,8 @@ class CuratorIndex(VectorIndex):
                 with self.store.read() as txn:
                     tt = self._tenant(tno, txn)
             if tt.view is None:
-                tt.view = tt.compile(self.tree, self.slab, self.slab_ids)
+                budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * tt.size))
+                tt.view = tt.compile(self.tree, self.slab, self.slab_ids, budget)
             return tt.view
 
     # ---- writes --------------------------------------------------------------------------------

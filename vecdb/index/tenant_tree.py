@@ -39,6 +39,7 @@ class TenantView:
     slab: np.ndarray
     slab_ids: np.ndarray
     size: int
+    default_budget: int
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.t_node, self.t_child_start, self.t_children, self.t_list_start,
@@ -157,7 +158,7 @@ class TenantTree:
 
     # ---- search view ---------------------------------------------------------------------------
 
-    def compile(self, tree: SharedTree, slab: np.ndarray, slab_ids: np.ndarray) -> TenantView:
+    def compile(self, tree: SharedTree, slab: np.ndarray, slab_ids: np.ndarray, default_budget: int) -> TenantView:
         """The flat arrays of this subtree, root first, children grouped by parent."""
         nodes = np.array(sorted(self.counts, key=lambda n: (int(tree.depth[n]), n)), dtype=np.int64)
         local = {n: i for i, n in enumerate(nodes.tolist())}
@@ -171,7 +172,7 @@ class TenantTree:
         np.cumsum(lens, out=list_start[1:])
         slots = np.concatenate([self.lists[n] for n in nodes.tolist() if n in self.lists]) if self.lists else EMPTY
         return TenantView(nodes, child_start, children, list_start, slots, tree.centroids, tree.radius,
-                          slab, slab_ids, self.size)
+                          slab, slab_ids, self.size, default_budget)
 
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())

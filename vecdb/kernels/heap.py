@@ -36,13 +36,37 @@ def heap_push(dist, idx, d, i):
 
 
 @nb.njit(cache=True, nogil=True)
+def _sift_down(dist, idx, pos, end):
+    d = dist[pos]
+    i = idx[pos]
+    while True:
+        left = 2 * pos + 1
+        if left >= end:
+            break
+        child = left
+        if left + 1 < end and dist[left + 1] > dist[left]:
+            child = left + 1
+        if dist[child] <= d:
+            break
+        dist[pos] = dist[child]
+        idx[pos] = idx[child]
+        pos = child
+    dist[pos] = d
+    idx[pos] = i
+
+
+@nb.njit(cache=True, nogil=True)
 def heap_sort(dist, idx):
-    """Sort a heap's arrays ascending by distance in place (empty slots, +inf / -1, go last)."""
-    order = np.argsort(dist, kind="mergesort")
-    d2 = dist[order]
-    i2 = idx[order]
-    dist[:] = d2
-    idx[:] = i2
+    """Sort a max-heap's arrays ascending by distance, in place and without allocating (heapsort:
+    move the root, the largest, to the end, repeatedly). Empty slots (+inf / -1) end up last."""
+    for end in range(dist.shape[0] - 1, 0, -1):
+        d = dist[0]
+        i = idx[0]
+        dist[0] = dist[end]
+        idx[0] = idx[end]
+        dist[end] = d
+        idx[end] = i
+        _sift_down(dist, idx, 0, end)
 
 
 @nb.njit(cache=True, nogil=True)
