@@ -15,7 +15,7 @@ import numpy as np
 
 from . import validate as v
 from .config import Settings
-from .errors import CollectionNotFound, InvalidArgumentError, NotFoundError, TenantNotFound
+from .errors import CollectionNotFound, InvalidArgumentError, NotFoundError, PermissionDeniedError, TenantNotFound
 from .filters import compile_filter
 from .index import Change, VectorIndex, make_index
 from .kernels.distances import normalize_rows
@@ -63,7 +63,8 @@ class Collection:
 
     # ---- writes ----------------------------------------------------------------------------------
 
-    def upsert(self, ids: Any, vectors: Any, tenants: Any = None, metadata: Any = None) -> int:
+    def upsert(self, ids: Any, vectors: Any, tenants: Any = None, metadata: Any = None,
+               scope: Any = None) -> int:
         """Insert vectors, or replace them (vector, tenants and metadata) where the id exists.
 
         Parameters
@@ -73,12 +74,15 @@ class Collection:
         tenants : one tenant name for every vector, or one name / list of names per vector.
             None means the tenant "default".
         metadata : None, or one JSON object (or None) per vector.
+        scope : None, or the tenant names the caller acts for (a tenant-scoped API key): every tenant
+            named must be in it, and an existing id may be replaced only if no tenant outside it can see
+            the vector. Checked inside the write transaction.
 
         Returns the number of vectors written.
 
         Raises
         ------
-        InvalidArgumentError, DimensionMismatch
+        InvalidArgumentError, DimensionMismatch, PermissionDeniedError
         """
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch)
@@ -87,13 +91,15 @@ class Collection:
             raise InvalidArgumentError(f"got {len(ids_arr)} ids but {len(vecs)} vectors")
         names = v.check_tenant_lists(tenants, len(ids_arr))
         metas = v.check_metadata(metadata, len(ids_arr))
+        allowed = self._check_scope_names(scope, set().union(*map(set, names)))
         index_vecs = self._to_index_space(vecs)
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
             cid = self.info.id
+            old = tenants_mod.get_access(self._store, txn, cid, ids_arr)
+            self._check_outside(txn, ids_arr, old, allowed)
             tmap = self._store_tenants(txn, set().union(*map(set, names)))
             new = _tenant_arrays(names, tmap)
-            old = tenants_mod.get_access(self._store, txn, cid, ids_arr)
             vectors_mod.put(self._store, txn, cid, ids_arr, vecs)
             metadata_mod.put(self._store, txn, cid, ids_arr, metas)
             self._set_access(txn, ids_arr, old, new)
@@ -133,17 +139,20 @@ class Collection:
 
         return self._commit(build)
 
-    def grant(self, ids: Any, tenant: str) -> int:
+    def grant(self, ids: Any, tenant: str, scope: Any = None) -> int:
         """Share existing vectors with a tenant. Returns how many were not shared with it before.
 
-        Raises NotFoundError (writing nothing) if any id does not exist.
+        With `scope` (the tenants a scoped caller acts for), `tenant` must be in it and the ids must be
+        visible to one of its tenants; others count as absent. Raises NotFoundError (writing nothing) if
+        any id does not exist.
         """
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch)
         name = v.check_tenant(tenant)
+        allowed = self._check_scope_names(scope, {name})
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
-            old = self._existing_access(txn, ids_arr)
+            old = self._existing_access(txn, ids_arr, allowed)
             tno = self._store_tenants(txn, {name})[name]
             todo = [i for i, acc in enumerate(old) if tno not in acc]
             new = [np.union1d(old[i], np.array([tno], np.uint32)).astype(np.uint32) for i in todo]
@@ -170,18 +179,21 @@ class Collection:
 
         return self._commit(build)
 
-    def update_metadata(self, ids: Any, metadata: Any) -> int:
+    def update_metadata(self, ids: Any, metadata: Any, scope: Any = None) -> int:
         """Replace the metadata of existing vectors, leaving vectors, tenants and the index alone.
 
-        metadata: one JSON object (or None, clearing it) per id. Raises NotFoundError (writing nothing)
-        if any id does not exist. Returns how many were updated.
+        metadata: one JSON object (or None, clearing it) per id. With `scope`, the ids must be visible
+        to one of its tenants (others count as absent) and to none outside it. Raises NotFoundError
+        (writing nothing) if any id does not exist. Returns how many were updated.
         """
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch)
         metas = v.check_metadata(metadata, len(ids_arr))
+        allowed = self._check_scope_names(scope, set())
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
-            self._existing_access(txn, ids_arr)
+            old = self._existing_access(txn, ids_arr, allowed)
+            self._check_outside(txn, ids_arr, old, allowed)
             metadata_mod.put(self._store, txn, self.info.id, ids_arr, metas)
             return Change(), len(ids_arr)
 
@@ -347,12 +359,41 @@ class Collection:
         deltas = tenants_mod.set_access(self._store, txn, self.info.id, ids, old, new)
         tenants_mod.add_counts(self._store, txn, self.info.id, deltas)
 
-    def _existing_access(self, txn: lmdb.Transaction, ids: np.ndarray) -> list[np.ndarray]:
+    def _existing_access(self, txn: lmdb.Transaction, ids: np.ndarray,
+                         scope: set[str] | None = None) -> list[np.ndarray]:
+        """Access lists of ids that must exist (and, with a scope, be visible to one of its tenants)."""
         old = tenants_mod.get_access(self._store, txn, self.info.id, ids)
-        missing = next((int(i) for i, a in zip(ids, old, strict=True) if a is None), None)
-        if missing is not None:
-            raise NotFoundError(f"id {missing} not found in collection {self.name!r}")
+        visible = None if scope is None else self._scope_tnos(txn, scope)
+        for i, acc in zip(ids.tolist(), old, strict=True):
+            if acc is None or (visible is not None and not visible.intersection(acc.tolist())):
+                raise NotFoundError(f"id {i} not found in collection {self.name!r}")
         return old  # type: ignore[return-value]
+
+    def _check_scope_names(self, scope: Any, names: set[str]) -> set[str] | None:
+        """Validate a caller's scope; every tenant a write names must be inside it."""
+        if scope is None:
+            return None
+        if isinstance(scope, str):
+            scope = [scope]
+        allowed = {v.check_tenant(t) for t in scope}
+        outside = sorted(names - allowed)
+        if outside:
+            raise PermissionDeniedError(f"tenant {outside[0]!r} is outside the caller's scope {sorted(allowed)}")
+        return allowed
+
+    def _scope_tnos(self, txn: lmdb.Transaction, scope: set[str]) -> set[int]:
+        tnos = (tenants_mod.lookup(self._store, txn, self.info.id, name) for name in scope)
+        return {t for t in tnos if t is not None}
+
+    def _check_outside(self, txn: lmdb.Transaction, ids: np.ndarray, old: list, scope: set[str] | None) -> None:
+        """A scoped caller may not overwrite a vector that a tenant outside its scope can see."""
+        if scope is None:
+            return
+        inside = self._scope_tnos(txn, scope)
+        for i, acc in zip(ids.tolist(), old, strict=True):
+            if acc is not None and not set(acc.tolist()) <= inside:
+                raise PermissionDeniedError(
+                    f"id {i} exists and is visible to tenants outside the caller's scope: use another id")
 
     def _store_tenants(self, txn: lmdb.Transaction, names: set[str]) -> dict[str, int]:
         known = {n: self._tno_by_name[n] for n in names if n in self._tno_by_name}

@@ -207,3 +207,24 @@ def test_update_metadata_only(db):
     with pytest.raises(vecdb.NotFoundError, match="id 7"):
         col.update_metadata([1, 7], [{"z": 1}, {"z": 1}])
     assert col.get([1])[0].metadata == {}
+
+
+def test_scoped_writes_cannot_touch_other_tenants(db):
+    col = db.create_collection("c", dim=2)
+    col.upsert([1, 2, 3], [[0, 0], [1, 0], [2, 0]], tenants=[["a"], ["a", "b"], ["b"]])
+    with pytest.raises(vecdb.PermissionDeniedError, match="'b'"):
+        col.upsert([9], [[0, 0]], tenants="b", scope=["a"])
+    with pytest.raises(vecdb.PermissionDeniedError, match="id 2"):
+        col.upsert([2], [[5, 5]], tenants="a", scope=["a"])  # shared with b: not a's to replace
+    assert col.upsert([1], [[5, 5]], tenants="a", scope=["a"]) == 1
+    with pytest.raises(vecdb.NotFoundError, match="id 3"):
+        col.grant([3], "a", scope=["a"])  # a cannot see 3: as if absent
+    with pytest.raises(vecdb.PermissionDeniedError):
+        col.grant([1], "b", scope=["a"])
+    assert col.grant([1], "c", scope=["a", "c"]) == 1
+    with pytest.raises(vecdb.PermissionDeniedError, match="id 2"):
+        col.update_metadata([2], [{"x": 1}], scope=["a"])
+    with pytest.raises(vecdb.NotFoundError):
+        col.update_metadata([3], [{"x": 1}], scope=["a"])
+    assert col.update_metadata([1], [{"x": 1}], scope=["a", "c"]) == 1
+    assert col.get([2])[0].vector.tolist() == [1, 0] and col.get([3])[0].tenants == ["b"]

@@ -1,5 +1,6 @@
-"""`vecdb demo`: ingest a synthetic multi-tenant data set into a local database, search it as a few
-tenants, and check every answer against exact brute force. Needs no input files and no network."""
+"""`vecdb demo`: ingest a synthetic multi-tenant data set into a local database (or a server, with
+--server), search it as a few tenants, and check every answer against exact brute force. Needs no input
+files and no network."""
 
 from __future__ import annotations
 
@@ -9,19 +10,17 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-import vecdb
-
-from .common import DEFAULT_DATA
+from .common import add_target, open_target
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="ingest synthetic data and search it (no input needed)", description=__doc__)
-    p.add_argument("--data", default=DEFAULT_DATA, help=f"database directory (default: {DEFAULT_DATA})")
     p.add_argument("--vectors", type=int, default=20_000, help="vectors to ingest (default: 20000)")
     p.add_argument("--dim", type=int, default=64, help="dimension (default: 64)")
     p.add_argument("--tenants", type=int, default=50, help="tenants (default: 50)")
     p.add_argument("--index", default=None, help="index kind (default: the library's default)")
     p.add_argument("--seed", type=int, default=0)
+    add_target(p)
     p.set_defaults(func=run)
 
 
@@ -44,7 +43,7 @@ def make_data(n: int, dim: int, n_tenants: int, seed: int):
 def run(args: argparse.Namespace) -> int:
     vectors, tenants = make_data(args.vectors, args.dim, args.tenants, args.seed)
     ids = np.arange(len(vectors), dtype=np.int64)
-    with vecdb.open(args.data) as db:
+    with open_target(args) as db:
         if "demo" in db.list_collections():
             db.drop_collection("demo")
         options = {} if args.index is None else {"index": args.index}
@@ -56,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ingested {len(ids)} x {args.dim} vectors for {len(col.tenants())} tenants "
               f"in {ingest_s:.2f} s ({len(ids) / ingest_s:,.0f} vectors/s)")
         _search_and_check(col, vectors, tenants, args.seed)
-        print(f"database at {db.path}; try: vecdb stats --data {args.data}")
+        where = f"--server {args.server}" if args.server else f"--data {args.data}"
+        print(f"try: vecdb search -c demo -t tenant-0 --query-file <q.npy> {where};  vecdb stats {where}")
     return 0
 
 
