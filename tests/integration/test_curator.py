@@ -210,3 +210,21 @@ def test_patience_trades_recall_for_work_and_zero_disables_it(db, rng):
     assert recall(col, flat, qs, "t", patience=1) <= recall(col, flat, qs, "t", patience=20)
     with pytest.raises(vecdb.InvalidArgumentError, match="patience"):
         col.search(qs[0], tenant="t", patience=-1)
+
+
+def test_slab_is_in_depth_first_leaf_order_and_small_tenants_are_packed(tmp_path, rng):
+    n, dim = 5000, 8
+    x = clustered(rng, n, dim)
+    with vecdb.open(tmp_path / "d", durable=False) as db:
+        col = db.create_collection("c", dim=dim, **SMALL_TREE)
+        col.upsert(np.arange(n), x, tenants=[["big"] if i % 50 else ["big", "small"] for i in range(n)])
+    with vecdb.open(tmp_path / "d") as db:  # reopen: the slab is laid out at load
+        col = db.collection("c")
+        res = col.search(x[0], k=5, tenant="small")
+        assert len(res) == 5
+        idx = col._index
+        ranks = idx.tree.dfs_rank()[idx.leaf_of[: idx.n_rows]]
+        assert idx.sorted_rows == idx.n_rows and np.all(np.diff(ranks) >= 0)
+        small = idx._view(col._tno_by_name["small"])
+        assert small.packed and len(small.slab_ids) == n // 50
+        assert not idx._view(col._tno_by_name["big"]).packed

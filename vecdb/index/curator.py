@@ -55,9 +55,10 @@ DEFAULTS = {
     "max_leaf": 1024,
     "train_min": 4096,  # vectors before the first tree is built (until then search is exact)
     "rebuild_growth": 8.0,  # rebuild the tree each time the collection grows this many times over
-    "min_budget": 4096,  # default cap on vectors scanned per query, at least ...
-    "budget_fraction": 0.1,  # ... or this fraction of the tenant's vectors, whichever is larger
+    "min_budget": 1024,  # default cap on vectors scanned per query, at least ...
+    "budget_fraction": 0.02,  # ... or this fraction of the tenant's vectors, whichever is larger
     "patience": 6,  # default adaptive stop: shortlists in a row that improved nothing
+    "pack_max": 512,  # tenants this small search a packed copy of their rows (locality)
 }
 
 
@@ -117,6 +118,7 @@ class CuratorIndex(VectorIndex):
         vecs = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, self.info.dim), np.float32)
         leaves = self._read_leaves(txn, len(ids))
         self._reset_slab(ids, self._index_space(vecs), leaves)
+        self._relayout()
         self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
 
     def _read_leaves(self, txn: lmdb.Transaction, n: int) -> np.ndarray:
@@ -145,6 +147,7 @@ class CuratorIndex(VectorIndex):
         self.slab_ids[: self.n_rows] = ids
         self.leaf_of[: self.n_rows] = leaves
         self.n_dead = 0
+        self.sorted_rows = 0  # rows [0, sorted_rows) are in depth-first leaf order (see _relayout)
         self.hm_keys, self.hm_vals = hm_new(len(ids))
         self.hm_used = hm_put(self.hm_keys, self.hm_vals, ids, np.arange(len(ids), dtype=np.int64))
         self.leaf_size = np.bincount(leaves, minlength=self.tree.n_nodes).astype(np.int64)
@@ -214,7 +217,7 @@ class CuratorIndex(VectorIndex):
                     tt = self._tenant(tno, txn)
             if tt.view is None:
                 budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * tt.size))
-                tt.view = tt.compile(self.tree, self.slab, self.slab_ids, budget)
+                tt.view = tt.compile(self.tree, self.slab, self.slab_ids, budget, self.opts["pack_max"])
             return tt.view
 
     # ---- writes --------------------------------------------------------------------------------
@@ -241,8 +244,9 @@ class CuratorIndex(VectorIndex):
                 self._rebuild(txn)
             else:
                 self._save_lists(txn, touched)
-            if self.n_dead > max(10_000, self.n_rows // 3):
-                self._compact()
+            unsorted = self.n_rows - self.sorted_rows
+            if self.n_dead > max(10_000, self.n_rows // 3) or unsorted > max(50_000, self.sorted_rows):
+                self._relayout()
         return _noop
 
     def reset(self) -> None:
@@ -342,10 +346,15 @@ class CuratorIndex(VectorIndex):
         sample = live if len(live) <= 100_000 else np.sort(rng.choice(live, 100_000, replace=False))
         tree = SharedTree.build(np.ascontiguousarray(self.slab[sample]), len(live), self.params, self.metric)
         ids, vecs = self.slab_ids[live], self.slab[live]
+        # Loaded tenants are re-homed from memory; only the others are read from `members`.
+        held = {tno: self.slab_ids[np.concatenate(list(tt.lists.values()))]
+                for tno, tt in self._tenants.items() if tt.lists}
+        self._tenants = {}
         leaves = tree.assign(vecs, self.metric)
         self.tree = tree
         self._reset_slab(ids, vecs, leaves)
         self._split_big_leaves(txn)
+        self._relayout()
         self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
         self.trained_rows = self.n_rows
         db = self.store.dbs["index"]
@@ -353,11 +362,12 @@ class CuratorIndex(VectorIndex):
         self._save_leaves(txn, self.slab_ids[: self.n_rows], self.leaf_of[: self.n_rows])
         # Every tenant is re-homed from its ids, whether or not it was loaded.
         self.store.delete_prefix(txn, "index", self.prefix + b"S")
-        self._tenants = {}
         touched: dict[int, set[int]] = {}
         for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
             if count:
-                members = tenants_store.members(self.store, txn, self.info.id, tno)
+                members = held.get(tno)
+                if members is None:
+                    members = tenants_store.members(self.store, txn, self.info.id, tno)
                 tt = self._tenants[tno] = TenantTree()
                 tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
                           touched.setdefault(tno, set()))
@@ -389,12 +399,17 @@ class CuratorIndex(VectorIndex):
         if changed:
             self._save_tree(txn)
 
-    def _compact(self) -> None:
-        """Drop dead slab rows; shortlists of loaded tenants are renumbered (stored ones hold ids)."""
+    def _relayout(self) -> None:
+        """Rewrite the slab without dead rows and in depth-first leaf order, so the rows below any node,
+        hence any shortlist below the root, are one contiguous range (scans stream instead of missing
+        cache on every row). New arrays: searches in flight keep the old ones. Loaded tenants are
+        renumbered; stored shortlists hold ids and need nothing."""
         live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        live = live[np.argsort(self.tree.dfs_rank()[self.leaf_of[live]], kind="stable")]
         new_slot = np.full(self.n_rows, -1, dtype=np.int64)
         new_slot[live] = np.arange(len(live))
         self._reset_slab(self.slab_ids[live], self.slab[live], self.leaf_of[live])
+        self.sorted_rows = self.n_rows
         self._grow_leaf_sizes()
         for tt in self._tenants.values():
             tt.remap(new_slot)

@@ -40,10 +40,12 @@ class TenantView:
     slab_ids: np.ndarray
     size: int
     default_budget: int
+    packed: bool = False  # slab / slab_ids are this tenant's own copy
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.t_node, self.t_child_start, self.t_children, self.t_list_start,
-                                      self.t_slots))
+        own = sum(a.nbytes for a in (self.t_node, self.t_child_start, self.t_children, self.t_list_start,
+                                     self.t_slots))
+        return own + (self.slab.nbytes + self.slab_ids.nbytes if self.packed else 0)
 
 
 class TenantTree:
@@ -158,8 +160,14 @@ class TenantTree:
 
     # ---- search view ---------------------------------------------------------------------------
 
-    def compile(self, tree: SharedTree, slab: np.ndarray, slab_ids: np.ndarray, default_budget: int) -> TenantView:
-        """The flat arrays of this subtree, root first, children grouped by parent."""
+    def compile(self, tree: SharedTree, slab: np.ndarray, slab_ids: np.ndarray, default_budget: int,
+                pack_max: int = 0) -> TenantView:
+        """The flat arrays of this subtree, root first, children grouped by parent.
+
+        A tenant of at most `pack_max` vectors gets a packed copy of its rows, so its search reads one
+        contiguous block instead of rows scattered over the shared slab (cache misses dominated small
+        tenants' latency). Small tenants hold few of the collection's vectors, so copies stay cheap.
+        """
         nodes = np.array(sorted(self.counts, key=lambda n: (int(tree.depth[n]), n)), dtype=np.int64)
         local = {n: i for i, n in enumerate(nodes.tolist())}
         parents = np.array([local[int(tree.parent[n])] for n in nodes[1:].tolist()], dtype=np.int64)
@@ -171,8 +179,12 @@ class TenantTree:
         list_start = np.zeros(len(nodes) + 1, dtype=np.int64)
         np.cumsum(lens, out=list_start[1:])
         slots = np.concatenate([self.lists[n] for n in nodes.tolist() if n in self.lists]) if self.lists else EMPTY
+        packed = 0 < len(slots) <= pack_max
+        if packed:
+            slab, slab_ids = slab[slots], slab_ids[slots]
+            slots = np.arange(len(slots), dtype=np.int64)
         return TenantView(nodes, child_start, children, list_start, slots, tree.centroids, tree.radius,
-                          slab, slab_ids, self.size, default_budget)
+                          slab, slab_ids, self.size, default_budget, packed)
 
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())

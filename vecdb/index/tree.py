@@ -71,6 +71,19 @@ class SharedTree:
             cur = np.where(move, up, cur)
         return cur
 
+    def dfs_rank(self) -> np.ndarray:
+        """Each node's position in a depth-first walk: sorting rows by their leaf's rank makes every
+        subtree's rows one contiguous range."""
+        rank = np.zeros(self.n_nodes, dtype=np.int64)
+        stack = [0]
+        pos = 0
+        while stack:
+            node = stack.pop()
+            rank[node] = pos
+            pos += 1
+            stack.extend(reversed(self.children(node)))
+        return rank
+
     def assign(self, X: np.ndarray, metric: int) -> np.ndarray:
         """Leaf of every row by greedy descent."""
         n = self.n_nodes
