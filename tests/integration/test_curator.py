@@ -227,4 +227,5 @@ def test_slab_is_in_depth_first_leaf_order_and_small_tenants_are_packed(tmp_path
         assert idx.sorted_rows == idx.n_rows and np.all(np.diff(ranks) >= 0)
         small = idx._view(col._tno_by_name["small"])
         assert small.packed and len(small.slab_ids) == n // 50
+        col.search(x[0], k=5, tenant="big")
         assert not idx._view(col._tno_by_name["big"]).packed
