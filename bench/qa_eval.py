@@ -320,7 +320,7 @@ def evaluate(embedder, data: dict, workdir: Path, ks=(1, 3, 5, 10)) -> dict:
         ask_s = time.perf_counter() - t0
         sample = data["queries"][:300]
         timed = {}
-        for reinforce in (False, True):  # k=5; reinforcement writes the pairs recalled (score >= threshold)
+        for reinforce in (False, True):  # k=5; reinforcing rewrites the metadata of the pairs recalled (score >= thr)
             t0 = time.perf_counter()
             for q in sample:
                 mem.ask(q["query"], tenant=q["tenant"], k=5, passages=0, reinforce=reinforce)

@@ -26,9 +26,18 @@ since the memory was last recalled (or added), ``S`` its strength (1 when added,
 Passages are reference documents and do not decay. Time comes from the ``clock`` callable (default
 ``time.time``), so tests and replays are deterministic.
 
+Costs: only adding a pair or changing its question embeds and writes a vector. Recall (reinforce),
+links, merges and other updates rewrite metadata alone (`Collection.update_metadata`), leaving the
+index untouched; whole-tenant operations (`memories`, `forget`, `merge_duplicates`, `link_related`)
+page through the tenant's ids (`Collection.ids`), so they have no size limit.
+
 Concurrency: writes to one memory are serialised by a lock shared by every QAMemory handle on the same
 Database object; read-modify-write operations (reinforce, update, merge, link) from two *processes* on
 the same memory are last-writer-wins.
+
+Layout: this module is the public facade; `vecdb.qa_results` holds the result types, `vecdb.qa_store`
+the storage of records, `vecdb.qa_ops` the logic of the memory operations, `vecdb.qa_checks` argument
+checks.
 
 >>> mem = QAMemory.open(db, "support")
 >>> mem.add(questions=["How do I reset my password?"], answers=["Settings > Security > Reset."], tenant="acme")
@@ -38,145 +47,56 @@ the same memory are last-writer-wins.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 import math
-import re
-import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import qa_store as store
 from . import validate as v
-from .embedders import Embedder, check_embedder, default_embedder, embedder_from_name
-from .errors import (
-    CollectionNotFound,
-    FailedPreconditionError,
-    InvalidArgumentError,
-    NotFoundError,
-    ResourceExhaustedError,
-    TenantNotFound,
-)
+from .embedders import Embedder, check_embedder
+from .errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, TenantNotFound
 from .filters import compile_filter
-from .types import MAX_ID
+from .qa_checks import (
+    check_fraction,
+    check_ids,
+    check_memory_name,
+    check_number,
+    check_one_id,
+    check_passage_sources,
+    check_query,
+    check_reason,
+    check_similarity,
+    check_small_int,
+    check_source,
+    check_texts,
+    check_user_meta,
+    per_item,
+)
+from .qa_ops import (
+    absorb,
+    add_link,
+    apply_update,
+    beam_search,
+    bump,
+    drop_links,
+    duplicate_groups,
+    norm,
+    pair_fields,
+    passage_fields,
+    plan_links,
+    relink,
+    survivor,
+)
+from .qa_results import RESERVED, AskResult, Hit, Passage, retention, to_hit, to_passage
 
 __all__ = ["AskResult", "Hit", "Passage", "QAMemory"]
 
-FORMAT = 1
-META_TENANT = "_qa"
-RESERVED = "_qa"
-N_BUCKETS = 4096  # `_qa.b` = id % N_BUCKETS, used to page through a tenant bigger than max_k
 DAY = 86_400.0
-_MAX_NAME = 128 - len("qa.") - len(".passages")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-
-
-# ---- results ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Hit:
-    """One stored QA pair. ``score`` is the cosine similarity of its question to the query (None outside a
-    search); ``retention`` is exp(-t / (strength * time_unit)) at the time of the call."""
-
-    id: int
-    question: str
-    answer: str
-    score: float | None
-    source: str | None = None
-    offset: int | None = None
-    passage_id: int | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    strength: float = 1.0
-    created_at: float = 0.0
-    recalled_at: float = 0.0
-    retention: float = 1.0
-    links: list[int] = field(default_factory=list)
-    merged_from: list[int] = field(default_factory=list)
-    versions: int = 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
-
-
-@dataclass
-class Passage:
-    """One stored passage. ``score`` is the cosine similarity to the query (None outside a search)."""
-
-    id: int
-    text: str
-    score: float | None
-    source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    links: list[int] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
-
-
-@dataclass
-class AskResult:
-    """What `QAMemory.ask` found. ``answer`` is set only for a confident match (see ``confidence``, the
-    best score, and ``margin``, its lead over the best pair with a different answer); ``chain`` lists
-    the hops of `QAMemory.ask_multihop`."""
-
-    query: str
-    answer: str | None
-    answer_id: int | None
-    hits: list[Hit]
-    passages: list[Passage]
-    confidence: float = 0.0
-    margin: float = 0.0
-    chain: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict."""
-        return asdict(self)
-
-    def to_context(self, max_chars: int = 4000) -> str:
-        """Prompt-ready text: the question, then [n]-labelled QA pairs and passages with their sources.
-        Entries that do not fit in `max_chars` are left out (passages are cut before QA pairs)."""
-        head = [
-            "Answer the question using the memory below. Cite the entries you use by their [n] label; "
-            "if the memory does not contain the answer, say so.",
-            f"Question: {self.query}",
-        ]
-        if self.answer is not None:
-            head.append(f"Direct answer from memory (similarity {self.confidence:.2f}): {self.answer}")
-        qa_lines, p_lines = [], []
-        n = 0
-        for h in self.hits:
-            n += 1
-            src = (
-                f" (source: {h.source}" + (f", offset {h.offset}" if h.offset is not None else "") + ")"
-                if h.source
-                else ""
-            )
-            qa_lines.append(f"[{n}] Q: {h.question}\n    A: {h.answer}{src}")
-        for p in self.passages:
-            n += 1
-            src = f" (source: {p.source})" if p.source else ""
-            p_lines.append(f"[{n}] {' '.join(p.text.split())}{src}")
-        out = "\n".join(head)
-        for title, lines in (("Question-answer memory:", qa_lines), ("Passages:", p_lines)):
-            if not lines:
-                continue
-            block = f"\n\n{title}"
-            for line in lines:
-                if len(out) + len(block) + len(line) + 1 > max_chars:
-                    break
-                block += "\n" + line
-            if block != f"\n\n{title}":
-                out += block
-        if not qa_lines and not p_lines:
-            out += "\n\n(no relevant memory found)"
-        return out[:max_chars]
+_OPTIONS = ("clock", "answer_threshold", "answer_margin", "time_unit")
 
 
 class QAMemory:
@@ -212,21 +132,19 @@ class QAMemory:
     ):
         self.db, self.name, self.embedder = db, name, embedder
         self.clock = clock or time.time
-        self.answer_threshold = _check_number(
-            answer_threshold if answer_threshold is not None else getattr(embedder, "default_answer_threshold", 0.8),
-            "answer_threshold",
-        )
-        self.answer_margin = _check_number(
-            answer_margin if answer_margin is not None else getattr(embedder, "default_answer_margin", 0.05),
-            "answer_margin",
-        )
+        if answer_threshold is None:
+            answer_threshold = getattr(embedder, "default_answer_threshold", 0.8)
+        if answer_margin is None:
+            answer_margin = getattr(embedder, "default_answer_margin", 0.05)
+        self.answer_threshold = check_number(answer_threshold, "answer_threshold")
+        self.answer_margin = check_number(answer_margin, "answer_margin")
         #: ask_multihop extends a chain only with pairs scoring at least this.
         self.hop_threshold = float(getattr(embedder, "default_hop_threshold", 0.3))
         self.reinforce_on_recall = True
         self.time_unit = v.check_positive_float(time_unit, "time_unit")
         self.pairs = db.collection(f"qa.{name}.pairs")
         self.passages = db.collection(f"qa.{name}.passages")
-        self._lock = _memory_lock(db, name)
+        self._lock = store.memory_lock(db, name)
         settings = getattr(db, "settings", None)
         self._max_k = getattr(settings, "max_k", 10_000)
 
@@ -249,60 +167,18 @@ class QAMemory:
             The memory was built with a different embedder (both are named), or with a custom one that
             cannot be rebuilt by name and none was passed.
         """
-        _check_memory_name(name)
-        unknown = set(options) - {"clock", "answer_threshold", "answer_margin", "time_unit"}
+        check_memory_name(name)
+        unknown = set(options) - set(_OPTIONS)
         if unknown:
-            raise InvalidArgumentError(
-                f"unknown QAMemory option(s) {sorted(unknown)}: expected clock, answer_threshold, "
-                "answer_margin, time_unit"
-            )
+            raise InvalidArgumentError(f"unknown QAMemory option(s) {sorted(unknown)}: expected {', '.join(_OPTIONS)}")
         clock = options.get("clock")
         if clock is not None and not callable(clock):
             raise InvalidArgumentError(f"clock must be a callable returning seconds, got {clock!r}")
         if embedder is not None:
             embedder = check_embedder(embedder)
-        with _memory_lock(db, name):  # two threads creating one memory must agree on its embedder
-            embedder = cls._open_or_create(db, name, embedder)
+        with store.memory_lock(db, name):  # two threads creating one memory must agree on its embedder
+            embedder = store.open_or_create(db, name, embedder)
         return cls(db, name, embedder, **options)
-
-    @staticmethod
-    def _open_or_create(db: Any, name: str, embedder: Embedder | None) -> Embedder:
-        meta_name = f"qa.{name}.meta"
-        try:
-            meta_col = db.collection(meta_name)
-        except CollectionNotFound:
-            meta_col = None
-        recorded = None
-        if meta_col is not None:
-            recs = meta_col.get([0])
-            recorded = recs[0].metadata if recs else None
-        if recorded is None:
-            embedder = embedder or default_embedder()
-            dim = int(embedder.dim)
-            for kind in ("pairs", "passages"):
-                db.create_collection(f"qa.{name}.{kind}", dim=dim, metric="cosine", exist_ok=True)
-            meta_col = db.create_collection(meta_name, dim=1, metric="l2", exist_ok=True)
-            meta_col.upsert(
-                [0],
-                [[0.0]],
-                tenants=META_TENANT,
-                metadata=[{"format": FORMAT, "embedder": embedder.name, "dim": dim, "created": time.time()}],
-            )
-        else:
-            rec_name, rec_dim = recorded.get("embedder"), recorded.get("dim")
-            if embedder is None:
-                embedder = embedder_from_name(str(rec_name))
-                if embedder is None:
-                    raise FailedPreconditionError(
-                        f"QA memory {name!r} was built with embedder {rec_name!r} (dim {rec_dim}), which cannot "
-                        "be rebuilt here: pass that embedder as embedder="
-                    )
-            elif (embedder.name, int(embedder.dim)) != (rec_name, rec_dim):
-                raise FailedPreconditionError(
-                    f"QA memory {name!r} was built with embedder {rec_name!r} (dim {rec_dim}), not "
-                    f"{embedder.name!r} (dim {embedder.dim}): open it with the same embedder or use another name"
-                )
-        return embedder
 
     # ---- adding ----------------------------------------------------------------------------------
 
@@ -333,42 +209,27 @@ class QAMemory:
         >>> mem.add(["Where is the office?"], ["Berlin"], tenant="acme", sources=["handbook.md"])
         """
         tenant = v.check_tenant(tenant)
-        qs = _check_texts(questions, "questions")
-        ans = _check_texts(answers, "answers", len(qs))
-        srcs = [_check_source(s, i) for i, s in enumerate(_per_item(sources, len(qs), "sources"))]
-        metas = _check_user_meta(metadata, len(qs))
+        qs = check_texts(questions, "questions")
+        ans = check_texts(answers, "answers", len(qs))
+        srcs = [check_source(s, i) for i, s in enumerate(per_item(sources, len(qs), "sources"))]
+        metas = check_user_meta(metadata, len(qs))
         if link_threshold is not None:
-            link_threshold = _check_similarity(link_threshold, "link_threshold")
+            link_threshold = check_similarity(link_threshold, "link_threshold")
         with self._lock:
             now = self._now()
-            ids, existing = self._allocate(self.pairs, "pair", tenant, [(q, a) for q, a in zip(qs, ans, strict=True)])
-            new, seen = [], set()
-            for i, id_ in enumerate(ids):
-                if existing[i] is None and id_ not in seen:
-                    new.append(i)
-                seen.add(id_)
+            ids, existing = store.allocate(self.pairs, self.name, "pair", tenant, list(zip(qs, ans, strict=True)))
+            new = store.new_indices(ids, existing)
             if new:
+                fields = [pair_fields(tenant, qs[i], ans[i], now, srcs[i]) for i in new]
+                records = [{**(metas[i] or {}), RESERVED: qa} for i, qa in zip(new, fields, strict=True)]
                 vecs = self._embed([qs[i] for i in new])
-                records = []
-                for i in new:
-                    qa = {
-                        "kind": "pair",
-                        "t": tenant,
-                        "q": qs[i],
-                        "a": ans[i],
-                        "c": now,
-                        "r": now,
-                        "s": 1.0,
-                        "b": ids[i] % N_BUCKETS,
-                        **srcs[i],
-                    }
-                    records.append({**(metas[i] or {}), RESERVED: qa})
                 self.pairs.upsert([ids[i] for i in new], vecs, tenants=tenant, metadata=records)
             again = sorted({ids[i] for i in range(len(ids)) if existing[i] is not None})
             if again:
                 self.reinforce(again, tenant=tenant)
             if link_threshold is not None and new:
-                self._auto_link([ids[i] for i in new], tenant, float(link_threshold), k=5)
+                added = self._get(self.pairs, [ids[i] for i in new], tenant)
+                self._auto_link(added, tenant, link_threshold, k=5)
         return ids
 
     def add_passages(
@@ -386,36 +247,16 @@ class QAMemory:
         InvalidArgumentError
         """
         tenant = v.check_tenant(tenant)
-        texts = _check_texts(texts, "texts")
-        srcs = _per_item(sources, len(texts), "sources")
-        for i, s in enumerate(srcs):
-            if s is not None and not isinstance(s, str):
-                raise InvalidArgumentError(f"source at position {i} must be a string or None, got {s!r}")
-        metas = _check_user_meta(metadata, len(texts))
+        texts = check_texts(texts, "texts")
+        srcs = check_passage_sources(sources, len(texts))
+        metas = check_user_meta(metadata, len(texts))
         with self._lock:
             now = self._now()
-            ids, existing = self._allocate(self.passages, "passage", tenant, [(t,) for t in texts])
-            new, seen = [], set()
-            for i, id_ in enumerate(ids):
-                if existing[i] is None and id_ not in seen:
-                    new.append(i)
-                seen.add(id_)
+            ids, existing = store.allocate(self.passages, self.name, "passage", tenant, [(t,) for t in texts])
+            new = store.new_indices(ids, existing)
             if new:
+                records = [{**(metas[i] or {}), RESERVED: passage_fields(tenant, texts[i], now, srcs[i])} for i in new]
                 vecs = self._embed([texts[i] for i in new])
-                records = [
-                    {
-                        **(metas[i] or {}),
-                        RESERVED: {
-                            "kind": "passage",
-                            "t": tenant,
-                            "text": texts[i],
-                            "src": srcs[i],
-                            "c": now,
-                            "b": ids[i] % N_BUCKETS,
-                        },
-                    }
-                    for i in new
-                ]
                 self.passages.upsert([ids[i] for i in new], vecs, tenants=tenant, metadata=records)
         return ids
 
@@ -452,16 +293,16 @@ class QAMemory:
         >>> res = mem.ask("where is the office?", tenant="acme")
         >>> res.answer, [h.score for h in res.hits]
         """
-        query = _check_query(query)
+        query = check_query(query)
         tenant = v.check_tenant(tenant)
         k = v.check_k(k, self._max_k)
         n_pass = k if passages is None else (0 if passages == 0 else v.check_k(passages, self._max_k))
         if where is not None:
             compile_filter(where)  # a malformed filter fails even for a tenant with nothing stored
-        thr = self.answer_threshold if threshold is None else _check_number(threshold, "threshold")
-        mar = self.answer_margin if margin is None else _check_number(margin, "margin")
+        thr = self.answer_threshold if threshold is None else check_number(threshold, "threshold")
+        mar = self.answer_margin if margin is None else check_number(margin, "margin")
         if min_score is not None:
-            min_score = _check_number(min_score, "min_score")
+            min_score = check_number(min_score, "min_score")
         qvec = self._embed([query])[0]
         # Look a little past k so the runner-up with a different answer is seen even when k == 1.
         hits = self._search_pairs(qvec, tenant, max(k, 4), where)
@@ -472,7 +313,7 @@ class QAMemory:
         res = AskResult(query=query, answer=None, answer_id=None, hits=shown, passages=found)
         if hits:
             best = hits[0]
-            rival = next((h.score for h in hits[1:] if _norm(h.answer) != _norm(best.answer)), 0.0)
+            rival = next((h.score for h in hits[1:] if norm(h.answer) != norm(best.answer)), 0.0)
             res.confidence, res.margin = best.score, best.score - max(rival, 0.0)
             if best.score >= thr and res.margin >= mar:
                 res.answer, res.answer_id = best.answer, best.id
@@ -508,44 +349,16 @@ class QAMemory:
         ------
         InvalidArgumentError
         """
-        query = _check_query(query)
-        if isinstance(hops, bool) or not isinstance(hops, int) or not 1 <= hops <= 10:
-            raise InvalidArgumentError(f"hops must be an integer from 1 to 10, got {hops!r}")
-        if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= 10:
-            raise InvalidArgumentError(f"beam must be an integer from 1 to 10, got {beam!r}")
-        floor = self.hop_threshold if min_score is None else _check_number(min_score, "min_score")
-        seen: dict[int, Hit] = {}
+        query = check_query(query)
+        hops = check_small_int(hops, "hops")
+        beam = check_small_int(beam, "beam")
+        floor = self.hop_threshold if min_score is None else check_number(min_score, "min_score")
         first = self.ask(query, tenant=tenant, k=k, where=where, reinforce=False)
-        # A chain: (query so far, links, bridged hops, total score, the last ask's result).
-        chains: list[tuple[str, list[dict], int, float, AskResult]] = [(query, [], 0, 0.0, first)]
-        for hop in range(hops):
-            grown = []
-            for cur, links, bridged, total, res in chains:
-                if hop > 0:  # look deeper: the bridged pair competes with the first hop's entity words
-                    res = self.ask(cur, tenant=tenant, k=max(k, 20), where=where, reinforce=False)
-                for h in res.hits[:k]:
-                    if h.id not in seen or (seen[h.id].score or 0.0) < (h.score or 0.0):
-                        seen[h.id] = h
-                used = {c["id"] for c in links}
-                cands = [h for h in res.hits if h.id not in used and h.score >= floor]
-                via = [h for h in cands if links and _mentions(h.question, links[-1]["answer"])]
-                for h in (via or cands)[:beam]:
-                    seen.setdefault(h.id, h)
-                    link = {
-                        "hop": hop,
-                        "query": cur,
-                        "id": h.id,
-                        "question": h.question,
-                        "answer": h.answer,
-                        "score": h.score,
-                    }
-                    grown.append((f"{cur} {h.answer}", links + [link], bridged + bool(via), total + h.score, res))
-            if not grown:
-                break
-            chains = sorted(grown, key=lambda c: (-len(c[1]), -c[2], -c[3]))[:beam]
-        best = max(chains, key=lambda c: (len(c[1]), c[2], c[3]))
-        chain = best[1]
-        final = best[4]  # the last ask of the chain
+
+        def ask(text: str, depth: int) -> AskResult:
+            return self.ask(text, tenant=tenant, k=depth, where=where, reinforce=False)
+
+        (_, chain, _, _, final), seen = beam_search(ask, first, hops, k, floor, beam)
         ids = [c["id"] for c in chain]
         order = ids + sorted((i for i in seen if i not in ids), key=lambda i: -(seen[i].score or 0.0))
         res = AskResult(
@@ -597,17 +410,26 @@ class QAMemory:
         """The QA pairs with these ids that `tenant` holds (others are skipped), in the order asked;
         ``score`` is None."""
         tenant = v.check_tenant(tenant)
-        return [self._to_hit(r.id, r.metadata, None) for r in self._get(self.pairs, ids, tenant)]
+        now = self._now()
+        return [self._to_hit(r.id, r.metadata, None, now) for r in self._get(self.pairs, ids, tenant)]
 
     def get_passages(self, ids: Sequence[int], tenant: str | None = None) -> list[Passage]:
         """The passages with these ids that `tenant` holds, in the order asked; ``score`` is None."""
         tenant = v.check_tenant(tenant)
-        return [_to_passage(r.id, r.metadata, None) for r in self._get(self.passages, ids, tenant)]
+        return [to_passage(r.id, r.metadata, None) for r in self._get(self.passages, ids, tenant)]
 
     def memories(self, tenant: str | None = None, where: dict | None = None) -> list[Hit]:
-        """All QA pairs of `tenant` (optionally filtered), oldest first."""
+        """All QA pairs of `tenant` (optionally filtered), oldest first.
+
+        Raises
+        ------
+        InvalidArgumentError
+            A malformed filter.
+        """
         tenant = v.check_tenant(tenant)
-        hits = [self._to_hit(r.id, r.metadata, None) for r in self._scan(self.pairs, tenant, where)]
+        keep = None if where is None else compile_filter(where)
+        now = self._now()
+        hits = [self._to_hit(r.id, r.metadata, None, now) for r in store.scan(self.pairs, tenant, keep)]
         return sorted(hits, key=lambda h: (h.created_at, h.id))
 
     def history(self, id: int, tenant: str | None = None) -> list[dict]:  # noqa: A002 - the natural name
@@ -619,14 +441,15 @@ class QAMemory:
     def retention(self, id: int, tenant: str | None = None) -> float:  # noqa: A002
         """MemoryBank retention exp(-t / (S * time_unit)) of a QA pair now."""
         rec = self._one(self.pairs, id, v.check_tenant(tenant))
-        return _retention(rec.metadata[RESERVED], self._now(), self.time_unit)
+        return retention(rec.metadata[RESERVED], self._now(), self.time_unit)
 
     def count(self, tenant: str | None = None) -> dict[str, int]:
         """{"pairs": n, "passages": m}, for one tenant or (tenant=None) the whole memory."""
+        name = None if tenant is None else v.check_tenant(tenant)
         out = {}
         for key, col in (("pairs", self.pairs), ("passages", self.passages)):
             try:
-                out[key] = col.count(tenant=None if tenant is None else v.check_tenant(tenant))
+                out[key] = col.count(tenant=name)
             except TenantNotFound:
                 out[key] = 0
         return out
@@ -651,33 +474,32 @@ class QAMemory:
     # ---- memory operations -----------------------------------------------------------------------
 
     def reinforce(self, ids: Sequence[int], tenant: str | None = None, step: float = 1.0) -> int:
-        """Recall QA pairs: strength += step and last-recalled = now (MemoryBank). Returns how many."""
+        """Recall QA pairs: strength += step and last-recalled = now (MemoryBank). Returns how many.
+
+        Only metadata is rewritten: the vectors and the index are untouched."""
         tenant = v.check_tenant(tenant)
         step = v.check_positive_float(step, "step")
         now = self._now()
-
-        def bump(qa: dict) -> None:
-            qa["s"] = float(qa.get("s", 1.0)) + step
-            qa["r"] = now
-
-        return self._rewrite(self.pairs, ids, tenant, bump)
+        with self._lock:
+            return store.rewrite(self.pairs, ids, tenant, lambda qa: bump(qa, step, now))
 
     def forget(self, tenant: str | None = None, threshold: float = 0.1, dry_run: bool = False) -> list[int]:
         """Delete the tenant's QA pairs whose retention exp(-t / (S * time_unit)) is below `threshold`
         (t: time since last recall). Returns their ids, sorted; with dry_run=True deletes nothing."""
         tenant = v.check_tenant(tenant)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-            raise InvalidArgumentError(f"threshold must be a number in [0, 1], got {threshold!r}")
+        threshold = check_fraction(threshold, "threshold")
         now = self._now()
         with self._lock:
-            gone = sorted(
+            gone = [
                 r.id
-                for r in self._scan(self.pairs, tenant)
-                if _retention(r.metadata[RESERVED], now, self.time_unit) < threshold
-            )
-            if gone and not dry_run:
-                self.delete(gone, tenant=tenant)
-        return gone
+                for page in store.pages(self.pairs, tenant)
+                for r in page
+                if retention(r.metadata[RESERVED], now, self.time_unit) < threshold
+            ]
+            if not dry_run:
+                for lo in range(0, len(gone), store.PAGE):  # bounded batches, however many are forgotten
+                    self.delete(gone[lo : lo + store.PAGE], tenant=tenant)
+        return sorted(gone)
 
     def update(
         self,
@@ -699,48 +521,28 @@ class QAMemory:
         """
         tenant = v.check_tenant(tenant)
         if question is not None:
-            question = _check_texts([question], "question")[0]
+            question = check_texts([question], "question")[0]
         if answer is not None:
-            answer = _check_texts([answer], "answer")[0]
-        src = None if source is None else _check_source(source, 0)
+            answer = check_texts([answer], "answer")[0]
+        src = None if source is None else check_source(source, 0)
         if metadata is not None:
-            metadata = _check_user_meta([metadata], 1)[0] or {}
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidArgumentError(f"reason must be a string, got {reason!r}")
+            metadata = check_user_meta([metadata], 1)[0] or {}
+        reason = check_reason(reason)
         with self._lock:
             rec = self._one(self.pairs, id, tenant)
-            meta = json.loads(json.dumps(rec.metadata))
-            qa, user = meta.pop(RESERVED), meta
-            qa.setdefault("hist", []).append(
-                {
-                    "question": qa["q"],
-                    "answer": qa["a"],
-                    "source": qa.get("src"),
-                    "offset": qa.get("off"),
-                    "passage_id": qa.get("pid"),
-                    "metadata": user,
-                    "replaced_at": self._now(),
-                    "reason": reason,
-                }
-            )
-            if question is not None:
-                qa["q"] = question
-            if answer is not None:
-                qa["a"] = answer
-            if src is not None:
-                for key in ("src", "off", "pid"):
-                    qa.pop(key, None)
-                qa.update(src)
-            new_user = user if metadata is None else metadata
-            vec = self._embed([qa["q"]]) if question is not None else rec.vector[None, :]
-            self.pairs.upsert([rec.id], vec, tenants=[rec.tenants], metadata=[{**new_user, RESERVED: qa}])
+            new_vector = question is not None and question != rec.metadata[RESERVED]["q"]
+            meta = apply_update(copy.deepcopy(rec.metadata), question, answer, src, metadata, reason, self._now())
+            if new_vector:  # the question is the key: only a new one needs a new vector (and index work)
+                self.pairs.upsert([rec.id], self._embed([meta[RESERVED]["q"]]), tenants=[rec.tenants], metadata=[meta])
+            else:
+                self.pairs.update_metadata([rec.id], [meta])
         return self.get([rec.id], tenant=tenant)[0]
 
     def delete(self, ids: Sequence[int], tenant: str | None = None) -> int:
         """Delete QA pairs and/or passages of `tenant` by id (other tenants' ids are skipped) and remove
         links to them. Returns how many were deleted."""
         tenant = v.check_tenant(tenant)
-        ids = _check_ids(ids)
+        ids = check_ids(ids)
         n = 0
         with self._lock:
             for col in (self.pairs, self.passages):
@@ -769,19 +571,19 @@ class QAMemory:
 
         Raises NotFoundError if the tenant does not hold both."""
         tenant = v.check_tenant(tenant)
-        a, b = (int(x) for x in _check_ids([a, b]))
+        a, b = (int(x) for x in check_ids([a, b]))
         with self._lock:
             where = self._locate([a, b], tenant)
             for x in (a, b):
                 if x not in where:
                     raise NotFoundError(f"no QA pair or passage {x} for tenant {tenant!r} in memory {self.name!r}")
             for x, y in ((a, b), (b, a)):
-                self._rewrite(where[x], [x], tenant, lambda qa, y=y: _add_link(qa, y))
+                store.rewrite(where[x], [x], tenant, lambda qa, y=y: add_link(qa, y))
 
     def unlink(self, a: int, b: int, tenant: str | None = None) -> None:
         """Remove the link between two memories of `tenant` (no error if there was none)."""
         tenant = v.check_tenant(tenant)
-        a, b = (int(x) for x in _check_ids([a, b]))
+        a, b = (int(x) for x in check_ids([a, b]))
         with self._lock:
             self._drop_links([a], {b}, tenant)
             self._drop_links([b], {a}, tenant)
@@ -789,7 +591,7 @@ class QAMemory:
     def related(self, id: int, tenant: str | None = None) -> dict[str, list]:  # noqa: A002
         """The memories linked to `id`: {"pairs": [Hit], "passages": [Passage]}."""
         tenant = v.check_tenant(tenant)
-        id = int(_check_ids([id])[0])  # noqa: A001
+        id = check_one_id(id)  # noqa: A001
         where = self._locate([id], tenant)
         if id not in where:
             raise NotFoundError(f"no QA pair or passage {id} for tenant {tenant!r} in memory {self.name!r}")
@@ -804,11 +606,10 @@ class QAMemory:
         """Link every QA pair of `tenant` to its up-to-`k` most similar pairs scoring >= threshold
         (questions compared). Returns how many new links were made."""
         tenant = v.check_tenant(tenant)
-        threshold = _check_similarity(threshold, "threshold")
+        threshold = check_similarity(threshold, "threshold")
         k = v.check_k(k, self._max_k - 1)
         with self._lock:
-            ids = [r.id for r in self._scan(self.pairs, tenant)]
-            return self._auto_link(ids, tenant, threshold, k)
+            return self._auto_link(store.scan(self.pairs, tenant), tenant, threshold, k)
 
     def merge(self, ids: Sequence[int], tenant: str | None = None, into: int | None = None) -> dict[str, Any]:
         """Merge QA pairs of `tenant` into one, keeping provenance. The survivor is `into`, else the
@@ -822,55 +623,28 @@ class QAMemory:
         NotFoundError, InvalidArgumentError
         """
         tenant = v.check_tenant(tenant)
-        want = [int(x) for x in _check_ids(ids)]
+        want = [int(x) for x in check_ids(ids)]
+        if into is not None:
+            into = check_one_id(into)
         with self._lock:
             recs = {r.id: r for r in self._get(self.pairs, want, tenant)}
             missing = [i for i in want if i not in recs]
             if missing:
                 raise NotFoundError(f"no QA pair {missing[0]} for tenant {tenant!r} in memory {self.name!r}")
-            if into is not None:
-                into = int(_check_ids([into])[0])
             if into is not None and into not in recs:
                 raise InvalidArgumentError(f"into={into} is not one of the ids being merged")
-            qa = {i: r.metadata[RESERVED] for i, r in recs.items()}
-            keep = into if into is not None else min(qa, key=lambda i: (-qa[i]["s"], qa[i]["c"], i))
+            keep = into if into is not None else survivor({i: r.metadata[RESERVED] for i, r in recs.items()})
             others = [i for i in want if i != keep]
             if not others:
                 return {"kept": keep, "merged": []}
-            kept_meta = json.loads(json.dumps(recs[keep].metadata))
-            kq = kept_meta[RESERVED]
-            for i in others:
-                q, user = qa[i], {x: y for x, y in recs[i].metadata.items() if x != RESERVED}
-                kq["s"] = float(kq["s"]) + float(q["s"])
-                kq["c"], kq["r"] = min(kq["c"], q["c"]), max(kq["r"], q["r"])
-                if kq.get("src") is None and q.get("src") is not None:
-                    kq.update({x: q[x] for x in ("src", "off", "pid") if x in q})
-                for key, val in user.items():
-                    kept_meta.setdefault(key, val)
-                kq.setdefault("merged", []).append(
-                    {
-                        "id": i,
-                        "question": q["q"],
-                        "answer": q["a"],
-                        "source": q.get("src"),
-                        "offset": q.get("off"),
-                        "created_at": q["c"],
-                        "metadata": user,
-                        "merged_from": q.get("merged", []),
-                    }
-                )
-                for p in q.get("links", []):
-                    _add_link(kq, p)
-            kq["links"] = [p for p in kq.get("links", []) if p not in others and p != keep]
-            rec = recs[keep]
-            self.pairs.upsert([keep], rec.vector[None, :], tenants=[rec.tenants], metadata=[kept_meta])
-            partners = {p for i in others for p in qa[i].get("links", [])} - set(others) - {keep}
+            gone = set(others)
+            kept_meta = copy.deepcopy(recs[keep].metadata)
+            partners = absorb(kept_meta, [(i, recs[i].metadata) for i in others]) - gone - {keep}
+            drop_links(kept_meta[RESERVED], gone | {keep})
+            self.pairs.update_metadata([keep], [kept_meta])
             self.pairs.delete(others, tenant=tenant)
-            self._drop_links(sorted(partners), set(others), tenant)
-            for p in sorted(partners):
-                where = self._locate([p], tenant)
-                if p in where:
-                    self._rewrite(where[p], [p], tenant, lambda q, keep=keep: _add_link(q, keep))
+            for col in (self.pairs, self.passages):  # the absorbed pairs' partners now link to the survivor
+                store.rewrite(col, sorted(partners), tenant, lambda qa: relink(qa, gone, keep))
         return {"kept": keep, "merged": others}
 
     def merge_duplicates(
@@ -881,38 +655,11 @@ class QAMemory:
         answer_threshold. Pairs with conflicting answers are left alone (see `update`). Returns the
         `merge` result of each group."""
         tenant = v.check_tenant(tenant)
-        threshold = _check_similarity(threshold, "threshold")
-        answer_threshold = _check_similarity(answer_threshold, "answer_threshold")
+        threshold = check_similarity(threshold, "threshold")
+        answer_threshold = check_similarity(answer_threshold, "answer_threshold")
         with self._lock:
-            recs = self._scan(self.pairs, tenant)
-            if len(recs) < 2:
-                return []
-            mat = np.stack([r.vector for r in recs]).astype(np.float32)
-            mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-            parent = list(range(len(recs)))
-
-            def root(i: int) -> int:
-                while parent[i] != i:
-                    parent[i] = parent[parent[i]]
-                    i = parent[i]
-                return i
-
-            answers = [r.metadata[RESERVED]["a"] for r in recs]
-            for lo in range(0, len(recs), 512):
-                sims = mat[lo : lo + 512] @ mat.T
-                for di, j in zip(*np.nonzero(sims >= threshold), strict=True):
-                    i = lo + int(di)
-                    if j <= i or root(i) == root(int(j)):
-                        continue
-                    if (
-                        _norm(answers[i]) == _norm(answers[j])
-                        or float(np.dot(*self._embed([answers[i], answers[j]]))) >= answer_threshold
-                    ):
-                        parent[root(int(j))] = root(i)
-            groups: dict[int, list[int]] = {}
-            for i in range(len(recs)):
-                groups.setdefault(root(i), []).append(recs[i].id)
-            return [self.merge(g, tenant=tenant) for g in groups.values() if len(g) > 1]
+            groups = duplicate_groups(store.scan(self.pairs, tenant), threshold, answer_threshold, self._embed)
+            return [self.merge(g, tenant=tenant) for g in groups]
 
     # ---- internals -------------------------------------------------------------------------------
 
@@ -931,43 +678,8 @@ class QAMemory:
             )
         return vecs
 
-    def _make_id(self, kind: str, tenant: str, parts: tuple, salt: int) -> int:
-        payload = json.dumps([self.name, kind, tenant, *parts, salt], ensure_ascii=False)
-        payload = payload.encode("utf-8", "surrogatepass")
-        digest = hashlib.blake2b(payload, digest_size=8, person=b"vecdb-qa-id").digest()
-        return int.from_bytes(digest, "little") & MAX_ID
-
-    def _allocate(self, col: Any, kind: str, tenant: str, idents: list[tuple]) -> tuple[list[int], list[Any]]:
-        """Content-hash ids for `idents`, with the record already stored under each (same content) or None."""
-        ids: list[int] = [0] * len(idents)
-        existing: list[Any] = [None] * len(idents)
-        claimed: dict[int, tuple] = {}
-        pending = {i: 0 for i in range(len(idents))}
-        while pending:
-            trial = {i: self._make_id(kind, tenant, idents[i], salt) for i, salt in pending.items()}
-            stored = {r.id: r for r in col.get(sorted(set(trial.values())))} if trial else {}
-            retry = {}
-            for i, id_ in trial.items():
-                rec, owner = stored.get(id_), claimed.get(id_)
-                same_stored = rec is not None and _ident(rec.metadata, kind) == (tenant, *idents[i])
-                if (rec is not None and not same_stored) or (owner is not None and owner != idents[i]):
-                    retry[i] = pending[i] + 1  # the hash is taken by other content: next salt
-                    continue
-                ids[i], existing[i] = id_, rec if same_stored else None
-                claimed[id_] = idents[i]
-            pending = retry
-        return ids, existing
-
     def _get(self, col: Any, ids: Sequence[int], tenant: str) -> list[Any]:
-        arr = _check_ids(ids, unique=False)
-        if not len(arr):
-            return []
-        try:
-            recs = col.get(arr, tenant=tenant)
-        except TenantNotFound:
-            return []
-        # Defence in depth: a record must say it belongs to this tenant, whatever the access lists say.
-        return [r for r in recs if r.metadata.get(RESERVED, {}).get("t") == tenant]
+        return store.get(col, ids, tenant)
 
     def _one(self, col: Any, id: Any, tenant: str) -> Any:  # noqa: A002
         recs = self._get(col, [id], tenant)
@@ -977,266 +689,42 @@ class QAMemory:
         return recs[0]
 
     def _locate(self, ids: Sequence[int], tenant: str) -> dict[int, Any]:
+        """id -> the collection (passages or pairs) holding it for `tenant`."""
         out: dict[int, Any] = {}
         for col in (self.passages, self.pairs):
             out.update({r.id: col for r in self._get(col, ids, tenant)})
         return out
 
-    def _rewrite(self, col: Any, ids: Sequence[int], tenant: str, change: Callable[[dict], Any]) -> int:
-        """Apply `change` to the `_qa` dict of each record and write it back (vector and tenants kept)."""
-        with self._lock:
-            recs = self._get(col, ids, tenant)
-            if not recs:
-                return 0
-            metas = []
-            for r in recs:
-                meta = json.loads(json.dumps(r.metadata))
-                change(meta[RESERVED])
-                metas.append(meta)
-            col.upsert(
-                [r.id for r in recs],
-                np.stack([r.vector for r in recs]),
-                tenants=[r.tenants for r in recs],
-                metadata=metas,
-            )
-            return len(recs)
-
     def _drop_links(self, holders: Sequence[int], targets: set[int], tenant: str) -> None:
         if not holders:
             return
-
-        def drop(qa: dict) -> None:
-            qa["links"] = [p for p in qa.get("links", []) if p not in targets]
-
         for col in (self.pairs, self.passages):
-            self._rewrite(col, holders, tenant, drop)
+            store.rewrite(col, holders, tenant, lambda qa: drop_links(qa, targets))
 
-    def _auto_link(self, ids: Sequence[int], tenant: str, threshold: float, k: int) -> int:
-        made = 0
-        for rec in self._get(self.pairs, ids, tenant):
-            res = self.pairs.search(rec.vector, k=k + 1, tenant=tenant)
-            for other, dist in zip(res.ids.tolist(), res.distances.tolist(), strict=True):
-                if other == rec.id or 1.0 - dist < threshold:
-                    continue
-                current = self._get(self.pairs, [rec.id], tenant)[0].metadata[RESERVED].get("links", [])
-                if other not in current:
-                    self.link(rec.id, other, tenant=tenant)
-                    made += 1
+    def _auto_link(self, recs: Sequence[Any], tenant: str, threshold: float, k: int) -> int:
+        """Link each of the pairs `recs` to its up-to-k nearest pairs of `tenant` scoring >= threshold;
+        all new links are written in one metadata update. Returns how many were made."""
+        candidates: dict[int, list[int]] = {}
+        for rec in recs:
+            res = self.pairs.search(rec.vector, k=min(k + 1, self._max_k), tenant=tenant)
+            candidates[rec.id] = [
+                other
+                for other, dist in zip(res.ids.tolist(), res.distances.tolist(), strict=True)
+                if other != rec.id and 1.0 - dist >= threshold
+            ]
+        involved = sorted(set(candidates) | {o for os in candidates.values() for o in os})
+        metas = {r.id: copy.deepcopy(r.metadata) for r in self._get(self.pairs, involved, tenant)}
+        made, changed = plan_links([r.id for r in recs], candidates, {i: m[RESERVED] for i, m in metas.items()})
+        if changed:
+            self.pairs.update_metadata(sorted(changed), [metas[i] for i in sorted(changed)])
         return made
 
     def _search_pairs(self, qvec: np.ndarray, tenant: str, k: int, where: dict | None) -> list[Hit]:
         now = self._now()
-        return [self._to_hit(i, m, s, now) for i, m, s in self._search(self.pairs, qvec, tenant, k, where)]
+        return [self._to_hit(i, m, s, now) for i, m, s in store.search(self.pairs, qvec, tenant, k, where)]
 
     def _search_passages(self, qvec: np.ndarray, tenant: str, k: int, where: dict | None) -> list[Passage]:
-        return [_to_passage(i, m, s) for i, m, s in self._search(self.passages, qvec, tenant, k, where)]
-
-    def _search(self, col: Any, qvec: np.ndarray, tenant: str, k: int, where: dict | None) -> list[tuple]:
-        try:
-            res = col.search(qvec, k=k, tenant=tenant, where=where)
-        except TenantNotFound:
-            return []
-        if not len(res.ids):
-            return []
-        recs = {r.id: r for r in self._get(col, res.ids.tolist(), tenant)}
-        return [
-            (i, recs[i].metadata, float(1.0 - d))
-            for i, d in zip(res.ids.tolist(), res.distances.tolist(), strict=True)
-            if i in recs
-        ]
-
-    def _scan(self, col: Any, tenant: str, where: dict | None = None) -> list[Any]:
-        """Every record of `tenant` in `col`. The Collection API has no scan, so this is a search that
-        asks for all of them (a search never returns fewer than min(k, visible)); past max_k it pages by
-        the `_qa.b` bucket stored in each record."""
-        try:
-            n = col.count(tenant=tenant)
-        except TenantNotFound:
-            return []
-        probe = np.zeros(col.dim, dtype=np.float32)
-        probe[0] = 1.0
-        ids: list[int] = []
-        ranges = [(0, N_BUCKETS)]
-        while ranges:
-            lo, hi = ranges.pop()
-            cond = {"_qa.b": {"$gte": lo, "$lt": hi}}
-            flt = cond if where is None else {"$and": [cond, where]}
-            if (lo, hi) == (0, N_BUCKETS) and n <= self._max_k:
-                flt = where
-            res = col.search(probe, k=min(max(n, 1), self._max_k), tenant=tenant, where=flt)
-            if len(res.ids) >= self._max_k or not res.complete:
-                if hi - lo == 1:
-                    raise ResourceExhaustedError(
-                        f"tenant {tenant!r} has too many records in {col.name!r} to scan through search; "
-                        "a Collection scan API is needed"
-                    )
-                mid = (lo + hi) // 2
-                ranges += [(lo, mid), (mid, hi)]
-                continue
-            ids += res.ids.tolist()
-        return self._get(col, sorted(set(ids)), tenant) if ids else []
+        return [to_passage(i, m, s) for i, m, s in store.search(self.passages, qvec, tenant, k, where)]
 
     def _to_hit(self, id_: int, meta: dict, score: float | None, now: float | None = None) -> Hit:
-        qa = meta[RESERVED]
-        return Hit(
-            id=int(id_),
-            question=qa["q"],
-            answer=qa["a"],
-            score=score,
-            source=qa.get("src"),
-            offset=qa.get("off"),
-            passage_id=qa.get("pid"),
-            metadata={x: y for x, y in meta.items() if x != RESERVED},
-            strength=float(qa.get("s", 1.0)),
-            created_at=float(qa["c"]),
-            recalled_at=float(qa["r"]),
-            retention=_retention(qa, self._now() if now is None else now, self.time_unit),
-            links=list(qa.get("links", [])),
-            merged_from=[m["id"] for m in qa.get("merged", [])],
-            versions=len(qa.get("hist", [])) + 1,
-        )
-
-
-# ---- helpers ---------------------------------------------------------------------------------------------
-
-_LOCKS: weakref.WeakKeyDictionary[Any, dict[str, threading.RLock]] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def _memory_lock(db: Any, name: str) -> threading.RLock:
-    """One lock per (database object, memory name), shared by every QAMemory opened on it, so two
-    handles of one memory in a process cannot lose each other's read-modify-write updates."""
-    with _LOCKS_GUARD:
-        try:
-            per_db = _LOCKS.setdefault(db, {})
-        except TypeError:  # not weak-referenceable: a lock per handle is the best we can do
-            return threading.RLock()
-        return per_db.setdefault(name, threading.RLock())
-
-
-def _to_passage(id_: int, meta: dict, score: float | None) -> Passage:
-    qa = meta[RESERVED]
-    return Passage(
-        id=int(id_),
-        text=qa["text"],
-        score=score,
-        source=qa.get("src"),
-        metadata={x: y for x, y in meta.items() if x != RESERVED},
-        links=list(qa.get("links", [])),
-    )
-
-
-def _retention(qa: dict, now: float, unit: float) -> float:
-    t = max(0.0, now - float(qa.get("r", qa.get("c", now))))
-    return math.exp(-t / (max(float(qa.get("s", 1.0)), 1e-9) * unit))
-
-
-def _ident(meta: dict, kind: str) -> tuple | None:
-    qa = meta.get(RESERVED) or {}
-    if qa.get("kind") != kind:
-        return None
-    return (qa.get("t"), qa.get("q"), qa.get("a")) if kind == "pair" else (qa.get("t"), qa.get("text"))
-
-
-def _add_link(qa: dict, other: int) -> None:
-    links = qa.setdefault("links", [])
-    if other not in links:
-        links.append(int(other))
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
-
-
-def _mentions(question: str, answer: str) -> bool:
-    """Does `question` contain every word of `answer` (the bridge entity of a multi-hop chain)?"""
-    words = set(_norm(answer).split())
-    return bool(words) and words <= set(_norm(question).split())
-
-
-def _check_memory_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > _MAX_NAME:
-        raise InvalidArgumentError(
-            f"invalid QA memory name {name!r}: use 1-{_MAX_NAME} characters from A-Z a-z 0-9 _ . - "
-            "(not starting with . or -)"
-        )
-    return name
-
-
-def _check_number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidArgumentError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _check_similarity(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
-        raise InvalidArgumentError(f"{what} must be a cosine similarity in [-1, 1], got {value!r}")
-    return float(value)
-
-
-def _check_query(query: Any) -> str:
-    if not isinstance(query, str) or not query.strip():
-        raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
-    return query
-
-
-def _check_texts(texts: Any, what: str, n: int | None = None) -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InvalidArgumentError(f"{what} must be a list of strings, got {type(texts).__name__}")
-    if n is None and not texts:
-        raise InvalidArgumentError(f"{what} is empty")
-    if n is not None and len(texts) != n:
-        raise InvalidArgumentError(f"{what} has {len(texts)} entries for {n} questions")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str) or not t.strip():
-            raise InvalidArgumentError(f"{what} at position {i} must be a non-empty string, got {t!r}")
-    return list(texts)
-
-
-def _per_item(values: Any, n: int, what: str) -> list[Any]:
-    if values is None:
-        return [None] * n
-    if isinstance(values, (str, dict)) or not isinstance(values, Sequence) or len(values) != n:
-        raise InvalidArgumentError(f"{what} must be a list with one entry per item ({n}), got {values!r}")
-    return list(values)
-
-
-def _check_source(src: Any, i: int) -> dict[str, Any]:
-    """A source -> the stored fields {"src", "off", "pid"} (absent keys mean unknown)."""
-    if src is None:
-        return {}
-    if isinstance(src, str):
-        return {"src": src}
-    if not isinstance(src, dict) or set(src) - {"source", "offset", "passage_id"}:
-        raise InvalidArgumentError(
-            f"source at position {i} must be None, a string or a dict with keys source, offset, passage_id; got {src!r}"
-        )
-    out: dict[str, Any] = {}
-    if src.get("source") is not None:
-        if not isinstance(src["source"], str):
-            raise InvalidArgumentError(f"source at position {i}: 'source' must be a string, got {src['source']!r}")
-        out["src"] = src["source"]
-    for key, short in (("offset", "off"), ("passage_id", "pid")):
-        val = src.get(key)
-        if val is not None:
-            if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or not 0 <= int(val) <= MAX_ID:
-                raise InvalidArgumentError(
-                    f"source at position {i}: {key!r} must be a non-negative integer, got {val!r}"
-                )
-            out[short] = int(val)
-    return out
-
-
-def _check_user_meta(metadata: Any, n: int) -> list[dict | None]:
-    metas = v.check_metadata(metadata, n)
-    for i, m in enumerate(metas):
-        if m and RESERVED in m:
-            raise InvalidArgumentError(f"metadata at position {i} uses the reserved key {RESERVED!r}")
-    return metas
-
-
-def _check_ids(ids: Any, unique: bool = True) -> np.ndarray:
-    if isinstance(ids, (list, tuple)) and not ids:
-        return np.zeros(0, dtype=np.int64)
-    return v.check_ids(ids, 1 << 30, unique=unique)
+        return to_hit(id_, meta, score, self._now() if now is None else now, self.time_unit)
