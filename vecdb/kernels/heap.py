@@ -10,32 +10,6 @@ from .distances import proxy
 
 
 @nb.njit(cache=True, nogil=True)
-def heap_push(dist, idx, d, i):
-    """Offer (d, i) to the max-heap (dist, idx) of fixed size; keeps the k smallest. Returns True if kept."""
-    if not d < dist[0]:
-        return False
-    # Replace the root (current worst) and sift down.
-    k = dist.shape[0]
-    pos = 0
-    while True:
-        left = 2 * pos + 1
-        if left >= k:
-            break
-        right = left + 1
-        child = left
-        if right < k and dist[right] > dist[left]:
-            child = right
-        if dist[child] <= d:
-            break
-        dist[pos] = dist[child]
-        idx[pos] = idx[child]
-        pos = child
-    dist[pos] = d
-    idx[pos] = i
-    return True
-
-
-@nb.njit(cache=True, nogil=True)
 def _sift_down(dist, idx, pos, end):
     d = dist[pos]
     i = idx[pos]
@@ -53,6 +27,17 @@ def _sift_down(dist, idx, pos, end):
         pos = child
     dist[pos] = d
     idx[pos] = i
+
+
+@nb.njit(cache=True, nogil=True)
+def heap_push(dist, idx, d, i):
+    """Offer (d, i) to the max-heap (dist, idx) of fixed size; keeps the k smallest. Returns True if kept."""
+    if not d < dist[0]:
+        return False
+    dist[0] = d  # replace the current worst, then restore the heap
+    idx[0] = i
+    _sift_down(dist, idx, 0, dist.shape[0])
+    return True
 
 
 @nb.njit(cache=True, nogil=True)
