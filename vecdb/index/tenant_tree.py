@@ -92,7 +92,7 @@ class TenantTree:
                     gone.setdefault(node, []).append(s)
                     break
         for node, rm in gone.items():
-            kept = lists[node][~np.isin(lists[node], np.array(rm, dtype=np.int64))]
+            kept = lists[node][_keep_mask(lists[node], rm)]
             touched.add(node)
             if len(kept):
                 lists[node] = kept
@@ -189,3 +189,15 @@ class TenantTree:
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())
         return lists + 100 * len(self.counts) + (self.view.nbytes() if self.view is not None else 0)
+
+
+def _keep_mask(slots: np.ndarray, remove: list[int]) -> np.ndarray:
+    """slots not in `remove`. A batch usually takes one or two rows from a shortlist, where a few
+    vectorised comparisons cost ~1 us against ~20 us for np.isin's sort."""
+    if len(remove) > 16:
+        return ~np.isin(slots, np.array(remove, dtype=np.int64))
+    keep = np.ones(len(slots), dtype=bool)
+    for s in remove:
+        keep &= slots != s
+    return keep
+
