@@ -563,7 +563,7 @@ class QAMemory:
             try:
                 n += col.drop_tenant(tenant)
             except TenantNotFound:
-                pass
+                pass  # the tenant stored only pairs, or only passages
         return n
 
     def link(self, a: int, b: int, tenant: str | None = None) -> None:

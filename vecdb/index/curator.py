@@ -57,7 +57,7 @@ DEFAULTS = {
     "rebuild_growth": 8.0,  # rebuild the tree each time the collection grows this many times over
     "min_budget": 1024,  # default cap on vectors scanned per query, at least ...
     "budget_fraction": 0.02,  # ... or this fraction of the tenant's vectors, whichever is larger
-    "patience": 6,  # default adaptive stop: shortlists in a row that improved nothing
+    "patience": 16,  # default adaptive stop: shortlists in a row that improved nothing
     "pack_max": 512,  # tenants this small search a packed copy of their rows (locality)
 }
 
