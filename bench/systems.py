@@ -90,7 +90,23 @@ class System:
 # ---- brute force ----------------------------------------------------------------------------------
 
 
-class BruteForce(System):
+class _PerTenantCopies(System):
+    """Writes for systems that keep a copy of each tenant's vectors: they need every vector by id to grant."""
+
+    def _vec(self, i: int) -> np.ndarray:
+        return self.vecs[i] if i in self.vecs else self.ds.xb[i]
+
+    def insert(self, ops):
+        for row, i in enumerate(ops.insert_ids.tolist()):
+            self.vecs[i] = ops.insert_vecs[row]
+        for t, rows in _group(ops.insert_tenants, ops.insert_ids).items():
+            self._add(t, ops.insert_ids[rows], ops.insert_vecs[rows])
+
+    def grant(self, tenant, ids):
+        self._add(tenant, ids, np.stack([self._vec(int(i)) for i in ids]))
+
+
+class BruteForce(_PerTenantCopies):
     name = "brute"
 
     def build(self, ds: MultiTenantDataset, threads: int) -> None:
@@ -137,18 +153,6 @@ class BruteForce(System):
         keep = ~np.isin(old_ids, ids)
         self._set(t, old_ids[keep], old_X[keep])
 
-    def _vec(self, i: int) -> np.ndarray:
-        return self.vecs[i] if i in self.vecs else self.ds.xb[i]
-
-    def insert(self, ops):
-        for row, i in enumerate(ops.insert_ids.tolist()):
-            self.vecs[i] = ops.insert_vecs[row]
-        for t, rows in _group(ops.insert_tenants, ops.insert_ids).items():
-            self._add(t, ops.insert_ids[rows], ops.insert_vecs[rows])
-
-    def grant(self, tenant, ids):
-        self._add(tenant, ids, np.stack([self._vec(int(i)) for i in ids]))
-
     def revoke(self, tenant, ids):
         self._remove(tenant, ids)
 
@@ -167,7 +171,7 @@ def _hnsw_space(metric: str) -> str:
     return "l2" if metric == "l2" else "ip"  # cosine data is unit-normalised: ip == cosine, and cheaper
 
 
-class HnswPerTenant(System):
+class HnswPerTenant(_PerTenantCopies):
     name = "hnsw-tenant"
     knob = "ef"
     knob_values = HNSW_TENANT_EF
@@ -235,18 +239,6 @@ class HnswPerTenant(System):
         if p.get_current_count() + len(ids) > p.get_max_elements():
             p.resize_index(max(2 * p.get_max_elements(), p.get_current_count() + len(ids)))
         p.add_items(X, ids, num_threads=1)
-
-    def _vec(self, i: int) -> np.ndarray:
-        return self.vecs[i] if i in self.vecs else self.ds.xb[i]
-
-    def insert(self, ops):
-        for row, i in enumerate(ops.insert_ids.tolist()):
-            self.vecs[i] = ops.insert_vecs[row]
-        for t, rows in _group(ops.insert_tenants, ops.insert_ids).items():
-            self._add(t, ops.insert_ids[rows], ops.insert_vecs[rows])
-
-    def grant(self, tenant, ids):
-        self._add(tenant, ids, np.stack([self._vec(int(i)) for i in ids]))
 
     def revoke(self, tenant, ids):
         p = self.idx[tenant]

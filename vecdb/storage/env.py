@@ -45,6 +45,20 @@ def decode_id(key: bytes, offset: int) -> int:
     return int.from_bytes(key[offset : offset + 8], "big")
 
 
+def scan_ids(txn: lmdb.Transaction, db, prefix: bytes, start: int = 0, limit: int | None = None) -> np.ndarray:
+    """The ids encoded right after `prefix` in keys of one sub-database, >= start, ascending, at most
+    `limit` of them (int64)."""
+    cur = txn.cursor(db)
+    out: list[int] = []
+    n = len(prefix)
+    if cur.set_range(prefix + start.to_bytes(8, "big")):
+        for key in cur.iternext(keys=True, values=False):
+            if key[:n] != prefix or len(out) == limit:
+                break
+            out.append(decode_id(key, n))
+    return np.array(out, dtype=np.int64)
+
+
 class Store:
     """An LMDB environment with one writer at a time and any number of readers.
 

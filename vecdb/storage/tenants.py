@@ -15,7 +15,7 @@ import struct
 import lmdb
 import numpy as np
 
-from .env import Store, cid_prefix, decode_id, id_keys
+from .env import Store, cid_prefix, id_keys, scan_ids
 
 _NEXT = b"\xff\xff\xff\xff"
 _U64 = struct.Struct("<Q")
@@ -125,15 +125,7 @@ def set_access(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray,
 def members(store: Store, txn: lmdb.Transaction, cid: int, tno: int, start: int = 0,
             limit: int | None = None) -> np.ndarray:
     """A tenant's ids >= start, ascending (int64), at most `limit` of them."""
-    prefix = cid_prefix(cid) + tno_bytes(tno)
-    cur = txn.cursor(store.dbs["members"])
-    out: list[int] = []
-    if cur.set_range(prefix + start.to_bytes(8, "big")):
-        for key in cur.iternext(keys=True, values=False):
-            if key[:8] != prefix or len(out) == limit:
-                break
-            out.append(decode_id(key, 8))
-    return np.array(out, dtype=np.int64)
+    return scan_ids(txn, store.dbs["members"], cid_prefix(cid) + tno_bytes(tno), start, limit)
 
 
 def drop(store: Store, txn: lmdb.Transaction, cid: int) -> None:

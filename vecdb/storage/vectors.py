@@ -8,6 +8,7 @@ import lmdb
 import numpy as np
 
 from .env import Store, cid_prefix, decode_id, id_keys
+from .env import scan_ids as env_scan_ids
 
 
 def put(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -57,15 +58,7 @@ def scan(store: Store, txn: lmdb.Transaction, cid: int, dim: int, chunk: int = 6
 
 def scan_ids(store: Store, txn: lmdb.Transaction, cid: int, start: int = 0, limit: int | None = None) -> np.ndarray:
     """A collection's ids >= start, ascending, at most `limit` of them."""
-    prefix = cid_prefix(cid)
-    cur = txn.cursor(store.dbs["vectors"])
-    out: list[int] = []
-    if cur.set_range(prefix + start.to_bytes(8, "big")):
-        for key in cur.iternext(keys=True, values=False):
-            if key[:4] != prefix or len(out) == limit:
-                break
-            out.append(decode_id(key, 4))
-    return np.array(out, dtype=np.int64)
+    return env_scan_ids(txn, store.dbs["vectors"], cid_prefix(cid), start, limit)
 
 
 def _chunk(ids: list[int], rows: list[bytes], dim: int) -> tuple[np.ndarray, np.ndarray]:
