@@ -53,3 +53,24 @@ def test_view_is_root_first_with_grouped_children(rng):
     for u in range(len(view.t_node)):
         for c in view.t_children[view.t_child_start[u]:view.t_child_start[u + 1]]:
             assert tree.parent[view.t_node[c]] == view.t_node[u]
+
+
+def test_packed_copies_stay_within_their_budget(rng):
+    from vecdb.index.tenant_tree import PackBudget
+
+    tree, leaf_of = _tree_and_leaves(rng)
+    slab = rng.normal(size=(800, 2)).astype(np.float32)
+    budget = PackBudget(limit=100 * (2 * 4 + 8))  # room for 100 packed rows
+    first, second = TenantTree(budget), TenantTree(budget)
+    first.insert(np.arange(80), leaf_of, tree, tau=16, touched=set())
+    second.insert(np.arange(80, 160), leaf_of, tree, tau=16, touched=set())
+    first.view = first.compile(tree, slab, np.arange(800), 100, pack_max=1000)
+    second.view = second.compile(tree, slab, np.arange(800), 100, pack_max=1000)
+    assert first.view.packed and not second.view.packed  # the second would overflow: it reads the slab
+    assert budget.used == first.view.packed_bytes()
+    np.testing.assert_array_equal(first.view.slab, slab[first.view.slab_ids])  # ids == rows here
+    first.remove(np.arange(10), leaf_of, tree, tau=16, touched=set())  # invalidates: releases its bytes
+    assert budget.used == 0
+    second.view = None
+    second.view = second.compile(tree, slab, np.arange(800), 100, pack_max=1000)
+    assert second.view.packed

@@ -43,7 +43,7 @@ from ..storage import vectors as vectors_store
 from ..storage.env import cid_prefix, id_keys
 from ..types import CollectionInfo
 from .base import Change, VectorIndex
-from .tenant_tree import TenantTree, TenantView
+from .tenant_tree import PackBudget, TenantTree, TenantView
 from .tree import SharedTree, TreeParams
 
 _U32 = struct.Struct("<I")
@@ -58,7 +58,7 @@ DEFAULTS = {
     "min_budget": 1024,  # default cap on vectors scanned per query, at least ...
     "budget_fraction": 0.02,  # ... or this fraction of the tenant's vectors, whichever is larger
     "patience": 16,  # default adaptive stop: shortlists in a row that improved nothing
-    "pack_max": 512,  # tenants this small search a packed copy of their rows (locality)
+    "pack_max": 4096,  # tenants this small search a packed copy of their rows (locality), within cache_bytes
 }
 
 
@@ -94,7 +94,8 @@ class CuratorIndex(VectorIndex):
         self.prefix = cid_prefix(info.id)
         self._lock = threading.RLock()
         self._loaded = False
-        self._tenants: dict[int, TenantTree] = {}
+        self._pack_limit = settings.cache_budget
+        self._new_tenant_map()
 
     # ---- loading -------------------------------------------------------------------------------
 
@@ -152,6 +153,11 @@ class CuratorIndex(VectorIndex):
         self.hm_used = hm_put(self.hm_keys, self.hm_vals, ids, np.arange(len(ids), dtype=np.int64))
         self.leaf_size = np.bincount(leaves, minlength=self.tree.n_nodes).astype(np.int64)
 
+    def _new_tenant_map(self) -> None:
+        """Forget all tenant subtrees (they reload lazily), with a fresh budget for packed copies."""
+        self._tenants: dict[int, TenantTree] = {}
+        self._pack_budget = PackBudget(self._pack_limit)
+
     def _tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
         tt = self._tenants.get(tno)
         if tt is None:
@@ -159,7 +165,7 @@ class CuratorIndex(VectorIndex):
         return tt
 
     def _read_tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
-        tt = TenantTree()
+        tt = TenantTree(self._pack_budget)
         prefix = self.prefix + b"S" + tno.to_bytes(4, "big")
         cur = txn.cursor(self.store.dbs["index"])
         if cur.set_range(prefix):
@@ -253,7 +259,7 @@ class CuratorIndex(VectorIndex):
         """Forget in-memory state (after a failed commit); it is reloaded from LMDB on next use."""
         with self._lock:
             self._loaded = False
-            self._tenants = {}
+            self._new_tenant_map()
 
     def _slots(self, ids: np.ndarray) -> np.ndarray:
         slots = hm_get(self.hm_keys, self.hm_vals, np.ascontiguousarray(ids, dtype=np.int64))
@@ -349,7 +355,7 @@ class CuratorIndex(VectorIndex):
         # Loaded tenants are re-homed from memory; only the others are read from `members`.
         held = {tno: self.slab_ids[np.concatenate(list(tt.lists.values()))]
                 for tno, tt in self._tenants.items() if tt.lists}
-        self._tenants = {}
+        self._new_tenant_map()
         leaves = tree.assign(vecs, self.metric)
         self.tree = tree
         self._reset_slab(ids, vecs, leaves)
@@ -368,7 +374,7 @@ class CuratorIndex(VectorIndex):
                 members = held.get(tno)
                 if members is None:
                     members = tenants_store.members(self.store, txn, self.info.id, tno)
-                tt = self._tenants[tno] = TenantTree()
+                tt = self._tenants[tno] = TenantTree(self._pack_budget)
                 tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
                           touched.setdefault(tno, set()))
         self._save_lists(txn, touched)
@@ -467,12 +473,13 @@ class CuratorIndex(VectorIndex):
                 "hashmap_bytes": self.hm_keys.nbytes + self.hm_vals.nbytes,
                 "tree_bytes": tree.nbytes(),
                 "tenant_bytes": tenant_bytes,
+                "packed_bytes": self._pack_budget.used,
                 "structure_bytes": slab_bytes + self.hm_keys.nbytes * 2 + tree.nbytes() + tenant_bytes,
             }
 
     def close(self) -> None:
         with self._lock:
-            self._tenants = {}
+            self._new_tenant_map()
             self._loaded = False
 
 

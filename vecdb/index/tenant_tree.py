@@ -24,6 +24,17 @@ from .tree import SharedTree
 EMPTY = np.zeros(0, dtype=np.int64)
 
 
+class PackBudget:
+    """Bytes of packed row copies an index may hold (shared by all its tenants' views)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+
+    def fits(self, nbytes: int) -> bool:
+        return self.used + nbytes <= self.limit
+
+
 @dataclass(frozen=True)
 class TenantView:
     """Immutable flat arrays for the search kernel (see kernels/tree_search.py), plus the slab and tree
@@ -42,17 +53,34 @@ class TenantView:
     default_budget: int
     packed: bool = False  # slab / slab_ids are this tenant's own copy
 
+    def packed_bytes(self) -> int:
+        return self.slab.nbytes + self.slab_ids.nbytes if self.packed else 0
+
     def nbytes(self) -> int:
         own = sum(a.nbytes for a in (self.t_node, self.t_child_start, self.t_children, self.t_list_start,
                                      self.t_slots))
-        return own + (self.slab.nbytes + self.slab_ids.nbytes if self.packed else 0)
+        return own + self.packed_bytes()
 
 
 class TenantTree:
-    def __init__(self) -> None:
+    def __init__(self, budget: PackBudget | None = None) -> None:
         self.lists: dict[int, np.ndarray] = {}
         self.counts: dict[int, int] = {}
-        self.view: TenantView | None = None
+        self._budget = budget
+        self._view: TenantView | None = None
+
+    @property
+    def view(self) -> TenantView | None:
+        """The compiled search view, or None when it must be compiled again."""
+        return self._view
+
+    @view.setter
+    def view(self, new: TenantView | None) -> None:
+        # Every replacement goes through here, so the shared budget always knows what packed copies exist.
+        if self._budget is not None:
+            old = self._view.packed_bytes() if self._view is not None else 0
+            self._budget.used += (new.packed_bytes() if new is not None else 0) - old
+        self._view = new
 
     @property
     def size(self) -> int:
@@ -164,9 +192,10 @@ class TenantTree:
                 pack_max: int = 0) -> TenantView:
         """The flat arrays of this subtree, root first, children grouped by parent.
 
-        A tenant of at most `pack_max` vectors gets a packed copy of its rows, so its search reads one
-        contiguous block instead of rows scattered over the shared slab (cache misses dominated small
-        tenants' latency). Small tenants hold few of the collection's vectors, so copies stay cheap.
+        A tenant of at most `pack_max` vectors gets a packed copy of its rows while the shared
+        `PackBudget` has room, so its search reads one contiguous block instead of rows scattered over
+        the shared slab (memory latency dominated those tenants' searches). Over budget it searches the
+        slab: slower, never wrong.
         """
         nodes = np.array(sorted(self.counts, key=lambda n: (int(tree.depth[n]), n)), dtype=np.int64)
         local = {n: i for i, n in enumerate(nodes.tolist())}
@@ -180,6 +209,9 @@ class TenantTree:
         np.cumsum(lens, out=list_start[1:])
         slots = np.concatenate([self.lists[n] for n in nodes.tolist() if n in self.lists]) if self.lists else EMPTY
         packed = 0 < len(slots) <= pack_max
+        if packed and self._budget is not None:
+            mine = self._view.packed_bytes() if self._view is not None else 0
+            packed = self._budget.fits(len(slots) * (slab.shape[1] * slab.itemsize + 8) - mine)
         if packed:
             slab, slab_ids = slab[slots], slab_ids[slots]
             slots = np.arange(len(slots), dtype=np.int64)
