@@ -30,6 +30,7 @@ from .errors import (
     UnavailableError,
     VecDBError,
 )
+from .maintenance import compact
 from .qa_memory import QAMemory
 from .types import Record, SearchResult
 
@@ -64,6 +65,7 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "VecDBError",
+    "compact",
     "connect",
     "open",
 ]

@@ -11,7 +11,7 @@ import sys
 from ..errors import VecDBError
 
 #: Sub-command modules, in the order `vecdb --help` lists them.
-COMMANDS = ("demo", "serve", "ingest", "search", "stats", "backup", "qa")
+COMMANDS = ("demo", "serve", "ingest", "search", "stats", "backup", "compact", "qa")
 
 
 def build_parser() -> argparse.ArgumentParser:

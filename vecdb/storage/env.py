@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import lmdb
 import numpy as np
@@ -27,6 +29,23 @@ SUBDBS = (
 )
 
 _CID = struct.Struct(">I")
+
+#: Every open Store holds a shared flock on this file in its directory, and `vecdb.maintenance.compact` an
+#: exclusive one, so compaction never replaces data.mdb under a live environment. flock, unlike the fcntl
+#: locks LMDB takes on lock.mdb, belongs to the open file, so it also sees handles in the same process.
+OPEN_LOCK = "vecdb.lock"
+
+
+def lock_dir(path: Path, exclusive: bool) -> IO[bytes] | None:
+    """Take the directory's OPEN_LOCK without waiting: the open file holding it (close it to release), or
+    None when it is held the other way."""
+    f = open(path / OPEN_LOCK, "ab")  # noqa: SIM115 - kept open as long as the lock is held
+    try:
+        fcntl.flock(f.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
 
 
 def cid_prefix(cid: int) -> bytes:
@@ -70,6 +89,9 @@ class Store:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.settings = settings
+        self._open_lock = lock_dir(self.path, exclusive=False)
+        if self._open_lock is None:
+            raise FailedPreconditionError(f"database at {str(self.path)!r} is being compacted; open it when that ends")
         try:
             self.env = lmdb.open(
                 str(self.path),
@@ -81,6 +103,7 @@ class Store:
                 readahead=False,  # random access to vectors: readahead only evicts useful pages
             )
         except lmdb.Error as e:
+            self._open_lock.close()
             raise FailedPreconditionError(f"cannot open database at {str(self.path)!r}: {e}") from e
         self.dbs = {name.decode(): self.env.open_db(name) for name in SUBDBS}
         # LMDB allows one write transaction anyway; holding a Python lock as well lets in-memory index
@@ -143,3 +166,4 @@ class Store:
             if not self.closed:
                 self.closed = True
                 self.env.close()
+                self._open_lock.close()
