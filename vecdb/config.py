@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,10 @@ class Settings:
     max_readers: int = 1024
 
     # ---- memory --------------------------------------------------------------------------------
-    #: RAM budget, in bytes, for cached vectors (tenant matrices, posting blocks); None: 1 GiB.
+    #: RAM budget, in bytes, for vectors held in memory, per collection. The tree index keeps every vector
+    #: in RAM while they fit in it (memory mode, plus packed copies of small tenants in what is left) and
+    #: otherwise reads postings from LMDB through a cache of this size (disk mode); the flat index caches
+    #: tenant matrices within it. None: half of the machine's (or container's) memory.
     cache_bytes: int | None = None
 
     # ---- limits (checked on every call, library and server alike) ------------------------------
@@ -36,4 +41,16 @@ class Settings:
 
     @property
     def cache_budget(self) -> int:
-        return self.cache_bytes if self.cache_bytes is not None else 1 << 30
+        return self.cache_bytes if self.cache_bytes is not None else default_cache_bytes()
+
+
+def default_cache_bytes() -> int:
+    """Half of physical memory, or of the cgroup limit when a container sets a lower one."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total // 2

@@ -9,6 +9,13 @@ import pytest
 import vecdb
 
 SMALL_TREE = {"tau": 16, "max_leaf": 64, "train_min": 256, "branching": 8}
+#: cache_bytes per mode: None keeps every vector in RAM; 20 kB forces disk mode (postings through a cache).
+MODES = {"memory": None, "disk": 20_000}
+
+
+@pytest.fixture(params=sorted(MODES))
+def cache(request):
+    return MODES[request.param]
 
 
 def _pair(db, dim, metric="l2", **options):
@@ -66,10 +73,10 @@ def test_recall_against_flat_on_data_shapes(tmp_path, rng, shape, metric):
         assert recall(*cols, queries[:20], "t7") >= 0.99  # small tenants: one shortlist, exhaustive
 
 
-def test_interleaved_writes_keep_recall_and_isolation(tmp_path, rng):
+def test_interleaved_writes_keep_recall_and_isolation(tmp_path, rng, cache):
     n, dim = 5000, 12
     x = clustered(rng, n, dim)
-    with vecdb.open(tmp_path / "d", durable=False) as db:
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=cache) as db:
         cols = _pair(db, dim)
         tenants = [[f"t{i % 7}", f"t{(i * 13) % 7}"] for i in range(n)]
         queries = clustered(rng, 30, dim)
@@ -100,10 +107,10 @@ def test_interleaved_writes_keep_recall_and_isolation(tmp_path, rng):
             assert all(tenant in r.tenants for r in cols[0].get(res.ids))
 
 
-def test_tenants_of_one_vector_and_one_tenant_with_everything(tmp_path, rng):
+def test_tenants_of_one_vector_and_one_tenant_with_everything(tmp_path, rng, cache):
     n, dim = 3000, 8
     x = clustered(rng, n, dim)
-    with vecdb.open(tmp_path / "d", durable=False) as db:
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=cache) as db:
         cols = _pair(db, dim)
         _both(cols, "upsert", np.arange(n), x, tenants=[["all", f"solo{i}"] for i in range(n)])
         for i in (0, 1234, n - 1):
@@ -112,11 +119,11 @@ def test_tenants_of_one_vector_and_one_tenant_with_everything(tmp_path, rng):
         assert recall(*cols, clustered(rng, 40, dim), "all") >= 0.95
 
 
-def test_vectors_shared_by_dozens_of_tenants_are_stored_once(tmp_path, rng):
+def test_vectors_shared_by_dozens_of_tenants_are_stored_once(tmp_path, rng, cache):
     n, dim = 2000, 8
     x = clustered(rng, n, dim)
     owners = [[f"team{j}" for j in range(40) if (i + j) % 3 == 0] for i in range(n)]
-    with vecdb.open(tmp_path / "d", durable=False) as db:
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=cache) as db:
         cols = _pair(db, dim)
         _both(cols, "upsert", np.arange(n), x, tenants=owners)
         for tenant in ("team0", "team17", "team39"):
@@ -126,9 +133,9 @@ def test_vectors_shared_by_dozens_of_tenants_are_stored_once(tmp_path, rng):
         assert st["tenant_pairs"] == sum(len(o) for o in owners)
 
 
-def test_drift_splits_leaves_and_keeps_recall(tmp_path, rng):
+def test_drift_splits_leaves_and_keeps_recall(tmp_path, rng, cache):
     dim = 8
-    with vecdb.open(tmp_path / "d", durable=False) as db:
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=cache) as db:
         cols = _pair(db, dim, rebuild_growth=100.0)  # no rebuild: only leaf splits can adapt
         first = clustered(rng, 1000, dim)
         _both(cols, "upsert", np.arange(1000), first, tenants="t")
@@ -140,17 +147,17 @@ def test_drift_splits_leaves_and_keeps_recall(tmp_path, rng):
         assert recall(*cols, far[:40] + 0.1, "t") >= 0.95
 
 
-def test_reopen_does_not_rebuild_and_answers_the_same(tmp_path, rng):
+def test_reopen_does_not_rebuild_and_answers_the_same(tmp_path, rng, cache):
     n, dim = 4000, 8
     x = clustered(rng, n, dim)
     queries = clustered(rng, 20, dim)
-    with vecdb.open(tmp_path / "d") as db:
+    with vecdb.open(tmp_path / "d", cache_bytes=cache) as db:
         col = db.create_collection("c", dim=dim, **SMALL_TREE)
         col.upsert(np.arange(n), x, tenants=[[f"t{i % 5}"] for i in range(n)])
         col.delete(np.arange(0, n, 7))
         before = [col.search(q, k=10, tenant="t1").ids.tolist() for q in queries]
         tree = col.stats()["index_stats"]
-    with vecdb.open(tmp_path / "d") as db:
+    with vecdb.open(tmp_path / "d", cache_bytes=cache) as db:
         col = db.collection("c")
         after = [col.search(q, k=10, tenant="t1").ids.tolist() for q in queries]
         again = col.stats()["index_stats"]
@@ -159,10 +166,10 @@ def test_reopen_does_not_rebuild_and_answers_the_same(tmp_path, rng):
         assert again[key] == tree[key], key
 
 
-def test_compaction_after_heavy_churn(tmp_path, rng):
+def test_compaction_after_heavy_churn(tmp_path, rng, cache):
     n, dim = 30_000, 4
     x = rng.normal(size=(n, dim)).astype(np.float32)
-    with vecdb.open(tmp_path / "d", durable=False) as db:
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=cache) as db:
         cols = _pair(db, dim)
         _both(cols, "upsert", np.arange(n), x, tenants="t")
         _both(cols, "delete", np.arange(0, n, 2))
@@ -188,7 +195,8 @@ def test_budget_option_and_bad_options(db, rng):
         db.create_collection("d", dim=4, index="flat", tau=3)
 
 
-def test_search_batch_matches_single(db, rng):
+def test_search_batch_matches_single(tmp_path, rng, cache):
+    db = vecdb.open(tmp_path / "d", cache_bytes=cache)
     col = db.create_collection("c", dim=6, **SMALL_TREE)
     col.upsert(np.arange(3000), clustered(rng, 3000, 6), tenants="t")
     qs = clustered(rng, 16, 6)

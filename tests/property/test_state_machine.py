@@ -19,11 +19,12 @@ from tests.property.invariants import check_counts, check_search, model_top_k
 
 class CollectionMachine(RuleBasedStateMachine):
     index = "flat"
+    cache_bytes = None
 
     @initialize(metric=st.sampled_from(["l2", "ip"]))
     def open_db(self, metric):
         self.dir = tempfile.mkdtemp()
-        self.db = vecdb.open(self.dir, durable=False)
+        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
         self.metric = metric
         self.col = self.db.create_collection("c", dim=S.DIM, metric=metric, index=self.index)
         self.model: dict[int, tuple[np.ndarray, set[str]]] = {}
@@ -87,7 +88,7 @@ class CollectionMachine(RuleBasedStateMachine):
     @rule()
     def reopen(self):
         self.db.close()
-        self.db = vecdb.open(self.dir, durable=False)
+        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
         self.col = self.db.collection("c")
 
     @invariant()
@@ -104,15 +105,30 @@ class CuratorMachine(CollectionMachine):
     shortlist splits and merges all happen within a few dozen vectors. The budget pruning is exact
     (ball bounds), and the default budget exceeds these tenants, so results must equal brute force."""
 
+    options: dict = {}
+
     @initialize(metric=st.sampled_from(["l2", "ip"]))
     def open_db(self, metric):
         self.dir = tempfile.mkdtemp()
-        self.db = vecdb.open(self.dir, durable=False)
+        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
         self.metric = metric
         self.col = self.db.create_collection("c", dim=S.DIM, metric=metric, index="curator", tau=3,
-                                             max_leaf=8, train_min=12, branching=3, rebuild_growth=2.0)
+                                             max_leaf=8, train_min=12, branching=3, rebuild_growth=2.0,
+                                             **self.options)
         self.model = {}
         self.seen = set()
 
 
 TestCuratorCollection = CuratorMachine.TestCase
+
+
+class DiskCuratorMachine(CuratorMachine):
+    """The tree index in disk mode: a cache of a few hundred bytes, so postings are evicted, re-read and
+    sometimes too big to cache at all. fp32 codes keep the scan exact, so results must still equal
+    brute force (int8 codes are checked for recall in tests/integration/test_disk_mode.py)."""
+
+    cache_bytes = 300
+    options = {"codes": "fp32"}
+
+
+TestDiskCuratorCollection = DiskCuratorMachine.TestCase

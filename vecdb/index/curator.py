@@ -9,10 +9,18 @@ In memory, per collection:
 - a TenantTree per tenant (tenant_tree.py), loaded from LMDB the first time the tenant is used.
 
 In LMDB (sub-database `index`, keys after the collection's 4-byte id):
-- `T`: the tree (npz); `M`: JSON state (rows at the last rebuild);
+- `T`: the tree (npz); `R`: its node radii (float32); `M`: JSON state (rows at the last rebuild);
 - `L` + id (8 bytes, big-endian): the vector's leaf (u32);
-- `S` + tno (4) + node (4): one shortlist, as the ids it holds (int64).
-Reopening reads the slab from `vectors` plus the `L` keys; tenants load lazily; nothing is rebuilt.
+- `S` + tno (4) + node (4): one shortlist, as the ids it holds (int64);
+- `P` + tno (4) + node (4) + chunk (4): the same shortlist as a posting list of ids and codes (postings.py).
+Reopening reads the `L` keys (and, in memory mode, the slab from `vectors`); tenants load lazily; nothing
+is rebuilt.
+
+Two modes, chosen by `cache_bytes` (Settings.cache_budget) when the index loads: while every vector fits
+in it, the slab is in RAM and searches scan it (memory mode); otherwise there is no slab, and searches read
+the tenant's postings through a RAM cache of that size (disk mode, disk_search.py). Postings are kept
+current in both modes, so reopening with another budget just works; a collection that outgrows the
+budget while open switches to disk mode.
 
 Before a collection holds `train_min` vectors the tree is a single root, so every search is exact. Once
 it does, the tree is built by hierarchical k-means over all vectors and every tenant's shortlists are
@@ -27,6 +35,7 @@ import json
 import struct
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import lmdb
 import numpy as np
@@ -34,7 +43,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import InvalidArgumentError
 from ..kernels import METRIC_CODES
-from ..kernels.distances import normalize_rows
+from ..kernels.distances import L2, normalize_rows
 from ..kernels.hashmap import hm_delete, hm_get, hm_new, hm_put
 from ..kernels.tree_search import tenant_search, tenant_search_batch
 from ..storage import Store
@@ -43,6 +52,8 @@ from ..storage import vectors as vectors_store
 from ..storage.env import cid_prefix, id_keys
 from ..types import CollectionInfo
 from .base import Change, VectorIndex
+from .disk_search import DiskSearcher
+from .postings import PostingStore, Rows
 from .tenant_tree import PackBudget, TenantTree, TenantView
 from .tree import SharedTree, TreeParams
 
@@ -59,7 +70,11 @@ DEFAULTS = {
     "budget_fraction": 0.02,  # ... or this fraction of the tenant's vectors, whichever is larger
     "patience": 16,  # default adaptive stop: shortlists in a row that improved nothing
     "pack_max": 4096,  # tenants this small search a packed copy of their rows (locality), within cache_bytes
+    "codes": "int8",  # posting codes: "int8" (a quarter of the bytes, exact rerank) or "fp32"
+    "prune": -1.0,  # disk mode (SPANN): skip postings over (1 + prune) x the nearest centroid's distance; <0: off
+    "rerank": 40,  # disk mode: candidates reranked on their exact vectors
 }
+CHOICES = {"codes": ("int8", "fp32")}
 
 
 def check_options(options: dict) -> dict:
@@ -69,6 +84,11 @@ def check_options(options: dict) -> dict:
             f"unknown curator option(s) {sorted(unknown)}: expected some of {sorted(DEFAULTS)}")
     out = dict(DEFAULTS)
     for key, value in options.items():
+        if key in CHOICES:
+            if value not in CHOICES[key]:
+                raise InvalidArgumentError(f"curator option {key}={value!r} must be one of {CHOICES[key]}")
+            out[key] = value
+            continue
         kind = float if isinstance(DEFAULTS[key], float) else int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise InvalidArgumentError(f"curator option {key}={value!r} must be a positive number")
@@ -79,7 +99,7 @@ def check_options(options: dict) -> dict:
 
 
 class CuratorIndex(VectorIndex):
-    SEARCH_OPTIONS = frozenset({"budget", "patience"})
+    SEARCH_OPTIONS = frozenset({"budget", "patience", "prune", "rerank"})
 
     @classmethod
     def check_options(cls, options: dict) -> dict:
@@ -91,10 +111,17 @@ class CuratorIndex(VectorIndex):
         self.opts = check_options({k: v for k, v in info.options.items() if k in DEFAULTS})
         self.params = TreeParams(branching=self.opts["branching"], max_leaf=self.opts["max_leaf"])
         self.metric = METRIC_CODES[info.metric]
+        # The tree partitions by Euclidean k-means except for cosine (unit vectors, where the two agree):
+        # inner-product k-means on raw vectors sends everything to the longest centroid.
+        self.tree_metric = self.metric if info.metric == "cosine" else L2
+        self._unsplittable: set[int] = set()
         self.prefix = cid_prefix(info.id)
         self._lock = threading.RLock()
         self._loaded = False
-        self._pack_limit = settings.cache_budget
+        self.cache_budget = settings.cache_budget
+        self.postings = PostingStore(store.dbs["index"], self.prefix, info.dim, self.opts["codes"])
+        self.disk: DiskSearcher | None = None  # set in disk mode
+        self.slab = None
         self._new_tenant_map()
 
     # ---- loading -------------------------------------------------------------------------------
@@ -112,39 +139,72 @@ class CuratorIndex(VectorIndex):
         db = self.store.dbs["index"]
         raw = txn.get(self.prefix + b"T", db=db)
         self.tree = SharedTree(self.info.dim) if raw is None else SharedTree.from_bytes(raw, self.info.dim)
+        self._unsplittable = set()
         meta = txn.get(self.prefix + b"M", db=db)
         self.trained_rows = json.loads(bytes(meta))["trained_rows"] if meta else 0
-        chunks = list(vectors_store.scan(self.store, txn, self.info.id, self.info.dim))
-        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        vecs = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, self.info.dim), np.float32)
-        leaves = self._read_leaves(txn, len(ids))
-        self._reset_slab(ids, self._index_space(vecs), leaves)
+        ids, leaves = self._read_leaves(txn)
+        vecs = None
+        if self._fits_in_memory(len(ids)):
+            chunks = list(self._stream_vectors(txn))
+            vecs = np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, self.info.dim), np.float32)
+            if chunks and not np.array_equal(ids, np.concatenate([c[0] for c in chunks])):
+                raise RuntimeError(f"index of collection {self.info.name!r} is out of step with its vectors")
+        self._set_mode(vecs is not None)
+        self._reset_slab(ids, vecs, leaves)
         self._relayout()
-        self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
+        self._new_tenant_map()
+        radii = txn.get(self.prefix + b"R", db=db)
+        if radii is not None and len(radii) == 4 * self.tree.n_nodes:
+            self.tree.radius[: self.tree.n_nodes] = np.frombuffer(radii, dtype="<f4")
+        else:
+            self.tree.recompute_radii(np.zeros((0, self.info.dim), np.float32), np.zeros(0, np.int64))
+            for chunk_ids, chunk in self._stream_vectors(txn):
+                self.tree.grow_radii(chunk, self.leaf_of[self._slots(chunk_ids)])
 
-    def _read_leaves(self, txn: lmdb.Transaction, n: int) -> np.ndarray:
-        """Leaves from the `L` keys, in id order (the same order as `vectors.scan`)."""
+    def _read_leaves(self, txn: lmdb.Transaction) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, leaves) from the `L` keys, in id order (the same order as `vectors.scan`)."""
         prefix = self.prefix + b"L"
-        out = np.zeros(n, dtype=np.int64)
+        ids, leaves = [], []
         cur = txn.cursor(self.store.dbs["index"])
-        i = 0
         if cur.set_range(prefix):
             for key, value in cur:
                 if key[:5] != prefix:
                     break
-                out[i] = _U32.unpack(value)[0]
-                i += 1
-        if i != n:
-            raise RuntimeError(f"index of collection {self.info.name!r} is out of step: {i} leaves, {n} vectors")
-        return out
+                ids.append(key[5:])
+                leaves.append(value)
+        return (np.frombuffer(b"".join(ids), dtype=">u8").astype(np.int64),
+                np.frombuffer(b"".join(leaves), dtype="<u4").astype(np.int64))
 
-    def _reset_slab(self, ids: np.ndarray, vecs: np.ndarray, leaves: np.ndarray) -> None:
+    def _fits_in_memory(self, n_vectors: int) -> bool:
+        return n_vectors * self.info.dim * 4 <= self.cache_budget
+
+    def _set_mode(self, in_memory: bool) -> None:
+        if in_memory:
+            self.disk = None
+        elif self.disk is None:
+            self.disk = DiskSearcher(self.store, self.info.id, self.info.dim, self.metric,
+                                     self.info.metric == "cosine", self.postings, self.cache_budget)
+
+    def _stream_vectors(self, txn: lmdb.Transaction):
+        """Every stored vector in index space, in id order, as (ids, float32[m, dim]) chunks."""
+        for ids, vecs in vectors_store.scan(self.store, txn, self.info.id, self.info.dim):
+            yield ids, self._index_space(vecs)
+
+    def _vectors_by_id(self, txn: lmdb.Transaction, ids: np.ndarray) -> np.ndarray:
+        """Index-space vectors of live ids: from the slab in memory mode, else from LMDB."""
+        if self.slab is not None:
+            return self.slab[self._slots(ids)]
+        return self._index_space(vectors_store.get_many(self.store, txn, self.info.id, ids, self.info.dim))
+
+    def _reset_slab(self, ids: np.ndarray, vecs: np.ndarray | None, leaves: np.ndarray) -> None:
+        """Row tables for `ids`; the slab of their vectors only when `vecs` is given (memory mode)."""
         cap = max(1024, 2 * len(ids))
-        self.slab = np.zeros((cap, self.info.dim), dtype=np.float32)
+        self.slab = None if vecs is None else np.zeros((cap, self.info.dim), dtype=np.float32)
         self.slab_ids = np.full(cap, -1, dtype=np.int64)
         self.leaf_of = np.zeros(cap, dtype=np.int64)
         self.n_rows = len(ids)
-        self.slab[: self.n_rows] = vecs
+        if vecs is not None:
+            self.slab[: self.n_rows] = vecs
         self.slab_ids[: self.n_rows] = ids
         self.leaf_of[: self.n_rows] = leaves
         self.n_dead = 0
@@ -154,9 +214,11 @@ class CuratorIndex(VectorIndex):
         self.leaf_size = np.bincount(leaves, minlength=self.tree.n_nodes).astype(np.int64)
 
     def _new_tenant_map(self) -> None:
-        """Forget all tenant subtrees (they reload lazily), with a fresh budget for packed copies."""
+        """Forget all tenant subtrees (they reload lazily), with a fresh budget for packed copies: what
+        the cache budget leaves beside the slab."""
         self._tenants: dict[int, TenantTree] = {}
-        self._pack_budget = PackBudget(self._pack_limit)
+        slab_bytes = 0 if self.slab is None else self.n_rows * self.info.dim * 4
+        self._pack_budget = PackBudget(max(0, self.cache_budget - slab_bytes))
 
     def _tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
         tt = self._tenants.get(tno)
@@ -182,12 +244,20 @@ class CuratorIndex(VectorIndex):
     # ---- search --------------------------------------------------------------------------------
 
     def search(self, queries: np.ndarray, k: int, tenant: int, budget: int | None = None,
-               patience: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               patience: int | None = None, prune: float | None = None,
+               rerank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """budget: the most vectors to scan (once k are found) — the recall/speed knob; default
         max(min_budget, budget_fraction * the tenant's vector count). patience: stop after this many
         shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
-        patience turns the adaptive stop off, so the budget alone decides."""
+        patience turns the adaptive stop off, so the budget alone decides. Disk mode only: prune (skip
+        postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)
+        and rerank (candidates checked on their exact vectors); patience does not apply there."""
         view = self._view(tenant)
+        if self.disk is not None:
+            prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)
+            rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
+            budget = view.default_budget if budget is None else _check_number("budget", budget, int, 1)
+            return self.disk.search(queries, k, tenant, view, budget, prune, rerank)
         if budget is None and patience is None:
             budget, patience = view.default_budget, self.opts["patience"]
         else:
@@ -223,7 +293,8 @@ class CuratorIndex(VectorIndex):
                     tt = self._tenant(tno, txn)
             if tt.view is None:
                 budget = max(self.opts["min_budget"], int(self.opts["budget_fraction"] * tt.size))
-                tt.view = tt.compile(self.tree, self.slab, self.slab_ids, budget, self.opts["pack_max"])
+                pack_max = self.opts["pack_max"] if self.slab is not None else 0
+                tt.view = tt.compile(self.tree, self.slab, self.slab_ids, budget, pack_max)
             return tt.view
 
     # ---- writes --------------------------------------------------------------------------------
@@ -246,19 +317,54 @@ class CuratorIndex(VectorIndex):
             for tno, ids, _ in change.granted:
                 self._tenant(tno, txn).insert(self._slots(ids), self.leaf_of, self.tree, self.opts["tau"],
                                               touched.setdefault(tno, set()))
+            publish = _noop
             if self._needs_rebuild():
                 self._rebuild(txn)
+                if self.disk is not None:
+                    publish = self.disk.clear
             else:
-                self._save_lists(txn, touched)
+                self._save_lists(txn, touched, self._fresh_rows(change))
+                if self.disk is not None:
+                    publish = partial(self.disk.invalidate, [(t, n) for t, nodes in touched.items() for n in nodes])
             unsorted = self.n_rows - self.sorted_rows
             if self.n_dead > max(10_000, self.n_rows // 3) or unsorted > max(50_000, self.sorted_rows):
                 self._relayout()
-        return _noop
+            if self.slab is not None and not self._fits_in_memory(self._live_rows()):
+                self._to_disk_mode()
+        # The cache drops postings this write replaced only after the commit (publish), so a search
+        # reading the last commit meanwhile cannot cache a version that is about to go stale.
+        return publish
+
+    def _fresh_rows(self, change: Change) -> Rows | None:
+        """Posting rows of the vectors a write brings (disk mode: everything else must come from LMDB)."""
+        if self.disk is None:
+            return None
+        ids = [change.added_ids] + [g[1] for g in change.granted]
+        vecs = [np.zeros((0, self.info.dim), np.float32) if change.added_vectors is None else change.added_vectors]
+        vecs += [g[2] for g in change.granted]
+        ids = np.concatenate(ids)
+        return self._encode(ids, np.concatenate(vecs), self.leaf_of[self._slots(ids)])
+
+    def _encode(self, ids: np.ndarray, vecs: np.ndarray, leaves: np.ndarray) -> Rows:
+        return Rows.encode(ids, vecs, leaves, self.tree.centroids, self.opts["codes"])
+
+    def _encode_ids(self, txn: lmdb.Transaction, ids: np.ndarray) -> Rows:
+        return self._encode(ids, self._vectors_by_id(txn, ids), self.leaf_of[self._slots(ids)])
+
+    def _to_disk_mode(self) -> None:
+        """The vectors outgrew the cache budget: drop the slab and packed copies; read postings instead."""
+        self.slab = None
+        for tt in self._tenants.values():
+            tt.view = None
+        self._set_mode(False)
 
     def reset(self) -> None:
         """Forget in-memory state (after a failed commit); it is reloaded from LMDB on next use."""
         with self._lock:
             self._loaded = False
+            self.slab = None
+            if self.disk is not None:
+                self.disk.clear()
             self._new_tenant_map()
 
     def _slots(self, ids: np.ndarray) -> np.ndarray:
@@ -282,9 +388,10 @@ class CuratorIndex(VectorIndex):
 
     def _add_vectors(self, txn, ids: np.ndarray, vecs: np.ndarray, tenant_lists: list[np.ndarray], touched) -> None:
         slots = self._append_rows(ids, vecs)
-        leaves = self.tree.assign(vecs, self.metric)
+        leaves = self.tree.assign(vecs, self.tree_metric)
         self.leaf_of[slots] = leaves
-        self.tree.grow_radii(vecs, leaves)
+        if self.tree.grow_radii(vecs, leaves):
+            self._save_radii(txn)
         self._grow_leaf_sizes()
         np.add.at(self.leaf_size, leaves, 1)
         self._save_leaves(txn, ids, leaves)
@@ -301,7 +408,8 @@ class CuratorIndex(VectorIndex):
             self._grow_slab(self.n_rows + n)
         slots = np.arange(self.n_rows, self.n_rows + n, dtype=np.int64)
         # Rows past n_rows are referenced by no published view, so writing them in place is safe.
-        self.slab[slots] = vecs
+        if self.slab is not None:
+            self.slab[slots] = vecs
         self.slab_ids[slots] = ids
         self.n_rows += n
         if 2 * (self.hm_used + n) > len(self.hm_keys):
@@ -311,8 +419,10 @@ class CuratorIndex(VectorIndex):
 
     def _grow_slab(self, need: int) -> None:
         cap = max(need, 2 * len(self.slab_ids))
-        slab = np.zeros((cap, self.info.dim), dtype=np.float32)
-        slab[: self.n_rows] = self.slab[: self.n_rows]
+        slab = None
+        if self.slab is not None:
+            slab = np.zeros((cap, self.info.dim), dtype=np.float32)
+            slab[: self.n_rows] = self.slab[: self.n_rows]
         slab_ids = np.full(cap, -1, dtype=np.int64)
         slab_ids[: self.n_rows] = self.slab_ids[: self.n_rows]
         leaf_of = np.zeros(cap, dtype=np.int64)
@@ -350,24 +460,36 @@ class CuratorIndex(VectorIndex):
         live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
         rng = np.random.default_rng(self.params.seed + len(live))
         sample = live if len(live) <= 100_000 else np.sort(rng.choice(live, 100_000, replace=False))
-        tree = SharedTree.build(np.ascontiguousarray(self.slab[sample]), len(live), self.params, self.metric)
-        ids, vecs = self.slab_ids[live], self.slab[live]
+        tree = SharedTree.build(np.ascontiguousarray(self._row_vectors(txn, sample)), len(live), self.params,
+                                self.tree_metric)
         # Loaded tenants are re-homed from memory; only the others are read from `members`.
         held = {tno: self.slab_ids[np.concatenate(list(tt.lists.values()))]
                 for tno, tt in self._tenants.items() if tt.lists}
-        self._new_tenant_map()
-        leaves = tree.assign(vecs, self.metric)
+        in_memory = self.slab is not None
+        chunks = [(self.slab_ids[live], self.slab[live])] if in_memory else self._stream_vectors(txn)
+        ids, vecs, leaves, fresh = [], [], [], []
+        for chunk_ids, chunk in chunks:
+            chunk_leaves = tree.assign(chunk, self.tree_metric)
+            tree.grow_radii(chunk, chunk_leaves)
+            ids.append(chunk_ids)
+            leaves.append(chunk_leaves)
+            if in_memory:
+                vecs.append(chunk)
+            else:  # disk mode streams the vectors once; their codes are kept for the postings below
+                fresh.append(Rows.encode(chunk_ids, chunk, chunk_leaves, tree.centroids, self.opts["codes"]))
         self.tree = tree
-        self._reset_slab(ids, vecs, leaves)
+        self._unsplittable = set()
+        self._reset_slab(np.concatenate(ids), np.concatenate(vecs) if in_memory else None, np.concatenate(leaves))
+        self._new_tenant_map()
         self._split_big_leaves(txn)
         self._relayout()
-        self.tree.recompute_radii(self.slab[: self.n_rows], self.leaf_of[: self.n_rows])
         self.trained_rows = self.n_rows
         db = self.store.dbs["index"]
         self.store.delete_prefix(txn, "index", self.prefix + b"L")
         self._save_leaves(txn, self.slab_ids[: self.n_rows], self.leaf_of[: self.n_rows])
         # Every tenant is re-homed from its ids, whether or not it was loaded.
         self.store.delete_prefix(txn, "index", self.prefix + b"S")
+        self.store.delete_prefix(txn, "index", self.prefix + b"P")
         touched: dict[int, set[int]] = {}
         for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
             if count:
@@ -377,7 +499,7 @@ class CuratorIndex(VectorIndex):
                 tt = self._tenants[tno] = TenantTree(self._pack_budget)
                 tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
                           touched.setdefault(tno, set()))
-        self._save_lists(txn, touched)
+        self._save_lists(txn, touched, Rows.concat(fresh, self.info.dim, self.opts["codes"]) if fresh else None)
         txn.put(self.prefix + b"M", json.dumps({"trained_rows": self.trained_rows}).encode(), db=db)
         self._save_tree(txn)
 
@@ -389,17 +511,20 @@ class CuratorIndex(VectorIndex):
         changed = False
         while True:
             big = np.flatnonzero(self.leaf_size[: self.tree.n_nodes] > self.opts["max_leaf"])
-            big = [n for n in big.tolist() if self.tree.is_leaf(n)]
+            big = [n for n in big.tolist() if self.tree.is_leaf(n) and n not in self._unsplittable]
             if not big:
                 break
             for leaf in big:
                 rows = np.flatnonzero((self.leaf_of[: self.n_rows] == leaf) & (self.slab_ids[: self.n_rows] >= 0))
-                _, labels = self.tree.split_leaf(leaf, np.ascontiguousarray(self.slab[rows]), self.params, self.metric)
+                X = np.ascontiguousarray(self._row_vectors(txn, rows))
+                _, labels = self.tree.split_leaf(leaf, X, self.params, self.tree_metric)
+                if np.bincount(labels).max() == len(rows):  # identical vectors: splitting cannot help
+                    self._unsplittable.add(int(labels[0]))
                 self._grow_leaf_sizes()
                 self.leaf_of[rows] = labels
                 self.leaf_size[leaf] = 0
                 np.add.at(self.leaf_size, labels, 1)
-                self.tree.grow_radii(self.slab[rows], labels)
+                self.tree.grow_radii(X, labels)
                 self._save_leaves(txn, self.slab_ids[rows], labels)
                 changed = True
         if changed:
@@ -414,7 +539,7 @@ class CuratorIndex(VectorIndex):
         live = live[np.argsort(self.tree.dfs_rank()[self.leaf_of[live]], kind="stable")]
         new_slot = np.full(self.n_rows, -1, dtype=np.int64)
         new_slot[live] = np.arange(len(live))
-        self._reset_slab(self.slab_ids[live], self.slab[live], self.leaf_of[live])
+        self._reset_slab(self.slab_ids[live], None if self.slab is None else self.slab[live], self.leaf_of[live])
         self.sorted_rows = self.n_rows
         self._grow_leaf_sizes()
         for tt in self._tenants.values():
@@ -426,21 +551,40 @@ class CuratorIndex(VectorIndex):
         values = [_U32.pack(leaf) for leaf in leaves.tolist()]
         txn.cursor(self.store.dbs["index"]).putmulti(zip(id_keys(self.prefix + b"L", ids), values, strict=True))
 
-    def _save_lists(self, txn: lmdb.Transaction, touched: dict[int, set[int]]) -> None:
+    def _save_lists(self, txn: lmdb.Transaction, touched: dict[int, set[int]], fresh: Rows | None) -> None:
+        """Write the touched shortlists (`S`) and bring their postings (`P`) in step. `fresh`: codes of
+        the vectors this write brings (disk mode), so postings rarely need to read `vectors`."""
         db = self.store.dbs["index"]
+        changed = []
         for tno, nodes in touched.items():
             tt = self._tenants[tno]
             base = self.prefix + b"S" + tno.to_bytes(4, "big")
             for node in nodes:
                 key = base + node.to_bytes(4, "big")
+                old = txn.get(key, db=db)
+                old_ids = None if old is None else np.frombuffer(old, dtype="<i8").astype(np.int64)
                 slots = tt.lists.get(node)
-                if slots is None:
+                new_ids = None if slots is None else self.slab_ids[slots]
+                if new_ids is None:
                     txn.delete(key, db=db)
                 else:
-                    txn.put(key, self.slab_ids[slots].astype("<i8").tobytes(), db=db)
+                    txn.put(key, new_ids.astype("<i8").tobytes(), db=db)
+                changed.append((tno, node, old_ids, new_ids))
+        # Memory mode encodes from the slab; disk mode moves codes from the chunks being replaced.
+        self.postings.sync(txn, changed, fresh, partial(self._encode_ids, txn), reuse_old=self.slab is None)
+
+    def _row_vectors(self, txn: lmdb.Transaction, rows: np.ndarray) -> np.ndarray:
+        if self.slab is not None:
+            return self.slab[rows]
+        return self._vectors_by_id(txn, self.slab_ids[rows])
+
+    def _save_radii(self, txn: lmdb.Transaction) -> None:
+        txn.put(self.prefix + b"R", self.tree.radius[: self.tree.n_nodes].astype("<f4").tobytes(),
+                db=self.store.dbs["index"])
 
     def _save_tree(self, txn: lmdb.Transaction) -> None:
         txn.put(self.prefix + b"T", self.tree.to_bytes(), db=self.store.dbs["index"])
+        self._save_radii(txn)
         for tt in self._tenants.values():
             tt.view = None  # views captured the old tree arrays
 
@@ -459,8 +603,12 @@ class CuratorIndex(VectorIndex):
             tree = self.tree
             leaves = [n for n in range(tree.n_nodes) if tree.is_leaf(n)]
             tenant_bytes = sum(tt.nbytes() for tt in self._tenants.values())
-            slab_bytes = self.n_rows * (self.info.dim * 4 + 16)
+            slab_bytes = self.n_rows * ((self.info.dim * 4 if self.slab is not None else 0) + 16)
+            disk = self.disk.stats() if self.disk is not None else {}
             return {
+                "mode": "disk" if self.disk is not None else "memory",
+                "codes": self.opts["codes"],
+                **disk,
                 "vectors_in_slab": live,
                 "dead_rows": self.n_dead,
                 "tree_nodes": tree.n_nodes,
@@ -481,6 +629,7 @@ class CuratorIndex(VectorIndex):
         with self._lock:
             self._new_tenant_map()
             self._loaded = False
+            self.slab = self.disk = None
 
 
 def _group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:
@@ -502,3 +651,11 @@ def _group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:
 
 def _noop() -> None:
     return None
+
+
+def _check_number(name: str, value, kind: type, low: float):
+    ok = isinstance(value, (int, np.integer)) or (kind is float and isinstance(value, (float, np.floating)))
+    if isinstance(value, bool) or not ok or value < low or not np.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be {'an integer' if kind is int else 'a number'} >= {low}, "
+                                   f"got {value!r}")
+    return kind(value)

@@ -123,11 +123,14 @@ class SharedTree:
         kids = self.add_children(leaf, C)
         return kids, np.asarray(kids.start + labels, dtype=np.int64)
 
-    def grow_radii(self, X: np.ndarray, leaves: np.ndarray) -> None:
-        """Widen node radii to cover new vectors X at `leaves`."""
-        if len(X):
-            r = subtree_radii(X, leaves, self.centroids, self.parent, self.n_nodes)
-            np.maximum(self.radius[: self.n_nodes], r, out=self.radius[: self.n_nodes])
+    def grow_radii(self, X: np.ndarray, leaves: np.ndarray) -> bool:
+        """Widen node radii to cover new vectors X at `leaves`; -> whether any radius grew."""
+        if not len(X):
+            return False
+        r = subtree_radii(X, leaves, self.centroids, self.parent, self.n_nodes)
+        grew = bool((r > self.radius[: self.n_nodes]).any())
+        np.maximum(self.radius[: self.n_nodes], r, out=self.radius[: self.n_nodes])
+        return grew
 
     def recompute_radii(self, X: np.ndarray, leaves: np.ndarray) -> None:
         self.radius[: self.n_nodes] = 0

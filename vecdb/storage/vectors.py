@@ -30,6 +30,14 @@ def get(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray, dim: int
     return found, out
 
 
+def get_many(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray, dim: int) -> np.ndarray:
+    """float32[n, dim] of ids that must all exist, in order (one cursor pass)."""
+    pairs = txn.cursor(store.dbs["vectors"]).getmulti(id_keys(cid_prefix(cid), ids))
+    if len(pairs) != len(ids):
+        raise RuntimeError(f"collection {cid}: {len(ids) - len(pairs)} of {len(ids)} vectors are missing")
+    return np.frombuffer(b"".join(v for _, v in pairs), dtype=np.float32).reshape(len(ids), dim)
+
+
 def delete(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray) -> None:
     db = store.dbs["vectors"]
     for key in id_keys(cid_prefix(cid), ids):

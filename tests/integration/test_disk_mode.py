@@ -1,0 +1,131 @@
+"""Disk mode of the tree index: postings on LMDB read through a RAM cache bounded by cache_bytes, against
+exact (flat) search; switching modes; stats; options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import vecdb
+from vecdb.index.postings import PAGE, chunk_capacity, row_bytes
+
+from .test_curator import _both, _pair, clustered, recall
+
+
+def _build(db, rng, n=6000, dim=16, **options):
+    x = clustered(rng, n, dim)
+    cols = _pair(db, dim, **options)
+    owners = [["big"] + ([f"t{i % 30}"] if i % 2 == 0 else []) for i in range(n)]
+    for lo in range(0, n, 1500):
+        hi = min(lo + 1500, n)
+        _both(cols, "upsert", np.arange(lo, hi), x[lo:hi], tenants=owners[lo:hi])
+    return cols, x
+
+
+@pytest.mark.parametrize("codes", ["int8", "fp32"])
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_disk_mode_recall_against_flat(tmp_path, rng, codes, metric):
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=50_000) as db:
+        cols, x = _build(db, rng, codes=codes, metric=metric)
+        st = cols[0].stats()["index_stats"]
+        assert st["mode"] == "disk" and st["codes"] == codes
+        queries = x[rng.integers(len(x), size=40)] + rng.normal(size=(40, x.shape[1])).astype(np.float32) * 0.3
+        assert recall(*cols, queries, "big") >= 0.93
+        assert recall(*cols, queries[:10], "t4") >= 0.99  # a small tenant reads its whole posting
+
+
+def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
+    budget = 30_000
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=budget) as db:
+        (cur, _), x = _build(db, rng)
+        q = x[:20]
+        before = cur.stats()["index_stats"]
+        for v in q:
+            cur.search(v, k=10, tenant="big")
+        mid = cur.stats()["index_stats"]
+        for v in q:  # the same queries again: the small tenant's posting is hot now
+            cur.search(v, k=10, tenant="t4")
+            cur.search(v, k=10, tenant="t4")
+        after = cur.stats()["index_stats"]
+    assert mid["queries"] - before["queries"] == 20
+    assert mid["postings_read"] > before["postings_read"] and mid["posting_bytes_read"] > 0
+    assert after["cache_hits"] > mid["cache_hits"] and 0 < after["cache_hit_ratio"] <= 1
+    assert after["cache_bytes"] <= after["cache_capacity_bytes"] <= budget
+
+
+def test_reopen_in_either_mode_answers_the_same(tmp_path, rng):
+    with vecdb.open(tmp_path / "d", durable=False) as db:
+        cols, x = _build(db, rng)
+        cols[0].delete(np.arange(0, 6000, 5))
+        cols[1].delete(np.arange(0, 6000, 5))
+        assert cols[0].stats()["index_stats"]["mode"] == "memory"
+    queries = x[:30] + 0.1
+    for cache in (10_000, None, 10_000):
+        with vecdb.open(tmp_path / "d", cache_bytes=cache) as db:
+            cols = [db.collection("cur"), db.collection("flat")]
+            assert cols[0].stats()["index_stats"]["mode"] == ("memory" if cache is None else "disk")
+            assert recall(*cols, queries, "big") >= 0.95
+
+
+def test_a_growing_collection_switches_to_disk_mode(tmp_path, rng):
+    dim = 8
+    x = clustered(rng, 4000, dim)
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=1000 * dim * 4) as db:
+        cols = _pair(db, dim)
+        _both(cols, "upsert", np.arange(500), x[:500], tenants="t")
+        assert cols[0].stats()["index_stats"]["mode"] == "memory"
+        assert recall(*cols, x[:10], "t") == 1.0
+        _both(cols, "upsert", np.arange(500, 4000), x[500:], tenants="t")
+        assert cols[0].stats()["index_stats"]["mode"] == "disk"
+        assert recall(*cols, x[:40] + 0.05, "t") >= 0.95
+
+
+def test_moving_upsert_is_not_served_its_old_code(tmp_path, rng):
+    """An upsert that changes a vector must replace its code in every posting, cached or not."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, flat), x = _build(db, rng)
+        cur.search(x[8], k=10, tenant="t8")  # caches t8's posting, which holds id 8
+        for col in (cur, flat):
+            col.upsert([8], x[8:9] + 50.0, tenants=[["big", "t8"]])
+        for tenant in ("t8", "big"):
+            res = cur.search(x[8] + 50.0, k=1, tenant=tenant)
+            assert res.ids.tolist() == [8] and res.distances[0] < 1e-3
+
+
+def test_disk_mode_options_are_checked(tmp_path, rng):
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=10_000) as db:
+        (cur, _), x = _build(db, rng, n=2000)
+        assert len(cur.search(x[0], k=10, tenant="big", prune=-1, rerank=100, budget=5000)) == 10
+        for bad in ({"prune": "wide"}, {"rerank": 0}, {"budget": 0}, {"prune": float("nan")}):
+            with pytest.raises(vecdb.InvalidArgumentError):
+                cur.search(x[0], k=10, tenant="big", **bad)
+        with pytest.raises(vecdb.InvalidArgumentError, match="codes"):
+            db.create_collection("bad", dim=4, codes="fp8")
+
+
+def test_chunks_fill_whole_pages():
+    for dim in (8, 128, 192, 384, 768):
+        for fmt in ("int8", "fp32"):
+            cap, rb = chunk_capacity(dim, fmt), row_bytes(dim, fmt)
+            used = 16 + 8 + cap * rb  # LMDB overflow page header + our header + rows
+            pages = -(-used // PAGE)
+            assert cap >= 64 and used <= pages * PAGE < used + rb, (dim, fmt)
+
+
+def test_postings_match_shortlists_after_churn(tmp_path, rng):
+    """Every posting holds exactly its shortlist's ids, in order, after inserts, deletes and revokes."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, _), x = _build(db, rng)
+        cur.delete(np.arange(0, 6000, 3))
+        cur.revoke(np.arange(1, 6000, 3), "big")
+        cur.upsert(np.arange(0, 600, 3), x[:600:3] * 1.01, tenants="t1")
+        idx = cur._index
+        with idx.store.read() as txn:
+            for tno in range(len(cur.tenants()) + 1):
+                tt = idx._tenant(tno, txn)
+                for node, slots in tt.lists.items():
+                    chunks, _ = idx.postings.read_list(txn, tno, node)
+                    got = np.concatenate([c.ids for c in chunks])
+                    assert got.tolist() == idx.slab_ids[slots].tolist()
+                    assert all(len(c) <= idx.postings.cap for c in chunks)
+

@@ -1,0 +1,194 @@
+"""Posting lists on LMDB (SPANN): every tenant shortlist, stored as page-fitted chunks of ids and codes.
+
+Key (sub-database `index`): cid | b"P" | tno (4) | node (4) | chunk (4), all big-endian, so one list is
+one key range and its chunks come in order. Value: u32 n, u32 format, then n ids (int64), n reference
+nodes (u32), n scales (float32), n squared norms (float32) and n codes (int8 or float32 rows, see
+kernels/postings.py). Chunk
+`c` holds list positions [c * cap, (c + 1) * cap) of the shortlist whose ids the `S` key stores, and
+`cap` is chosen so that a full chunk fills whole 4 KiB pages: LMDB stores a value that big in its own run
+of contiguous overflow pages (a 16-byte header, then the value), so a full chunk is one contiguous read
+with no slack page, and a posting is read zero-copy from the map.
+
+Writes rewrite only the chunks whose ids changed (shortlists remove by swapping the last entry into the
+hole, so a delete touches one chunk plus the last). Codes are moved, not recomputed: a rewritten chunk
+takes each row from the write's own fresh rows, from the old chunks being replaced, or - rarely, for a
+row moving between lists - encodes it again from the `vectors` sub-database.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lmdb
+import numpy as np
+
+from ..kernels.postings import FORMATS, encode
+
+PAGE = 4096
+_OVERFLOW_HEADER = 16
+_HEADER = struct.Struct("<II")
+_FORMAT_CODES = {name: i for i, name in enumerate(FORMATS)}
+_FORMAT_NAMES = dict(enumerate(FORMATS))
+
+
+_COLUMNS = ("ids", "refs", "scale", "sqnorm", "codes")
+
+
+def row_bytes(dim: int, fmt: str) -> int:
+    return 8 + 4 + 4 + 4 + dim * np.dtype(FORMATS[fmt]).itemsize
+
+
+def chunk_capacity(dim: int, fmt: str, min_rows: int = 64) -> int:
+    """Rows per chunk: the most that fit the fewest whole pages holding at least `min_rows`."""
+    rb = row_bytes(dim, fmt)
+    pages = -(-(min_rows * rb + _HEADER.size + _OVERFLOW_HEADER) // PAGE)
+    return (pages * PAGE - _OVERFLOW_HEADER - _HEADER.size) // rb
+
+
+@dataclass
+class Rows:
+    """Posting rows, column-wise."""
+
+    ids: np.ndarray
+    refs: np.ndarray
+    scale: np.ndarray
+    sqnorm: np.ndarray
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, idx: np.ndarray) -> Rows:
+        return Rows(*(getattr(self, f)[idx] for f in _COLUMNS))
+
+    def copy(self) -> Rows:
+        return Rows(*(getattr(self, f).copy() for f in _COLUMNS))
+
+    @staticmethod
+    def concat(parts: list[Rows], dim: int, fmt: str) -> Rows:
+        if not parts:
+            return Rows.empty(dim, fmt)
+        return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _COLUMNS))
+
+    @staticmethod
+    def empty(dim: int, fmt: str) -> Rows:
+        return Rows(np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.float32),
+                    np.zeros(0, np.float32), np.zeros((0, dim), FORMATS[fmt]))
+
+    @staticmethod
+    def encode(ids: np.ndarray, vecs: np.ndarray, refs: np.ndarray, centroids: np.ndarray, fmt: str) -> Rows:
+        """Rows of vectors `vecs`, int8 codes relative to centroids[refs] (refs: the vectors' leaves)."""
+        scale, sqnorm, codes = encode(vecs, refs, centroids, fmt)
+        return Rows(np.asarray(ids, dtype=np.int64), np.asarray(refs, dtype=np.uint32), scale, sqnorm, codes)
+
+    def to_bytes(self, fmt: str) -> bytes:
+        n = len(self.ids)
+        return b"".join((_HEADER.pack(n, _FORMAT_CODES[fmt]), self.ids.astype("<i8").tobytes(),
+                         self.refs.astype("<u4").tobytes(), self.scale.astype("<f4").tobytes(),
+                         self.sqnorm.astype("<f4").tobytes(), np.ascontiguousarray(self.codes).tobytes()))
+
+    @staticmethod
+    def from_buffer(buf, dim: int) -> Rows:
+        """Zero-copy view of one chunk value (valid as long as `buf` is)."""
+        n, code = _HEADER.unpack_from(buf, 0)
+        dtype = FORMATS[_FORMAT_NAMES[code]]
+        off = _HEADER.size
+        ids = np.frombuffer(buf, dtype="<i8", count=n, offset=off)
+        refs = np.frombuffer(buf, dtype="<u4", count=n, offset=off + 8 * n)
+        scale = np.frombuffer(buf, dtype="<f4", count=n, offset=off + 12 * n)
+        sqnorm = np.frombuffer(buf, dtype="<f4", count=n, offset=off + 16 * n)
+        codes = np.frombuffer(buf, dtype=dtype, count=n * dim, offset=off + 20 * n).reshape(n, dim)
+        return Rows(ids, refs, scale, sqnorm, codes)
+
+
+class PostingStore:
+    """Reads and writes one collection's posting chunks."""
+
+    def __init__(self, db, prefix: bytes, dim: int, fmt: str):
+        self.db, self.dim, self.fmt = db, dim, fmt
+        self.base = prefix + b"P"
+        self.cap = chunk_capacity(dim, fmt)
+
+    def list_prefix(self, tno: int, node: int) -> bytes:
+        return self.base + tno.to_bytes(4, "big") + node.to_bytes(4, "big")
+
+    def read_list(self, txn: lmdb.Transaction, tno: int, node: int) -> tuple[list[Rows], int]:
+        """A list's chunks as zero-copy views (valid while `txn` is open and unwritten); -> (chunks, bytes)."""
+        prefix = self.list_prefix(tno, node)
+        cur = txn.cursor(self.db)
+        chunks, nbytes = [], 0
+        if cur.set_range(prefix):
+            for key, value in cur:
+                if key[: len(prefix)] != prefix:
+                    break
+                chunks.append(Rows.from_buffer(value, self.dim))
+                nbytes += len(value)
+        return chunks, nbytes
+
+    def sync(self, txn: lmdb.Transaction, lists: list[tuple[int, int, np.ndarray | None, np.ndarray | None]],
+             fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True) -> None:
+        """Bring the chunks of each (tno, node, old ids, new ids) list to `new ids` (None: the list is
+        gone). Rows come from `fresh`, then (if `reuse_old`) the old chunks being replaced, then
+        `encode_ids(ids)`."""
+        plans = [self._plan(tno, node, old, new) for tno, node, old, new in lists]
+        pool = self._pool(txn, plans if reuse_old else [], fresh)
+        for tno, node, new, rewrite, drop in plans:
+            for c in drop:
+                txn.delete(self._key(tno, node, c), db=self.db)
+            for c in rewrite:
+                ids = new[c * self.cap:(c + 1) * self.cap]
+                txn.put(self._key(tno, node, c), pool.rows_for(ids, encode_ids).to_bytes(self.fmt), db=self.db)
+
+    def _key(self, tno: int, node: int, chunk: int) -> bytes:
+        return self.list_prefix(tno, node) + chunk.to_bytes(4, "big")
+
+    def _plan(self, tno: int, node: int, old: np.ndarray | None, new: np.ndarray | None):
+        cap = self.cap
+        old = np.zeros(0, np.int64) if old is None else old
+        new = np.zeros(0, np.int64) if new is None else new
+        n_old, n_new = -(-len(old) // cap), -(-len(new) // cap)
+        rewrite = [c for c in range(n_new)
+                   if c >= n_old or not np.array_equal(old[c * cap:(c + 1) * cap], new[c * cap:(c + 1) * cap])]
+        drop = list(range(n_new, n_old))
+        return tno, node, new, rewrite, drop
+
+    def _pool(self, txn: lmdb.Transaction, plans, fresh: Rows | None) -> _Pool:
+        """Copies of the rows of every chunk about to be replaced (writes invalidate the map's buffers)."""
+        parts = []
+        for tno, node, _, rewrite, drop in plans:
+            for c in (*rewrite, *drop):
+                raw = txn.get(self._key(tno, node, c), db=self.db)
+                if raw is not None:
+                    parts.append(Rows.from_buffer(raw, self.dim).copy())
+        if fresh is not None and len(fresh):
+            parts.append(fresh)  # last, so a fresh vector wins over an old code of the same id
+        return _Pool(Rows.concat(parts, self.dim, self.fmt))
+
+
+class _Pool:
+    """Rows by id, for filling rewritten chunks."""
+
+    def __init__(self, rows: Rows):
+        # Stable sort + taking the last of equal ids keeps the most recently added row of an id.
+        order = np.argsort(rows.ids, kind="stable")
+        ids = rows.ids[order]
+        last = np.ones(len(ids), dtype=bool)
+        last[:-1] = ids[1:] != ids[:-1]
+        self.rows = rows.take(order[last])
+
+    def rows_for(self, ids: np.ndarray, encode_ids: Callable[[np.ndarray], Rows]) -> Rows:
+        n = len(self.rows)
+        pos = np.minimum(np.searchsorted(self.rows.ids, ids), max(n - 1, 0))
+        hit = self.rows.ids[pos] == ids if n else np.zeros(len(ids), dtype=bool)
+        if hit.all():
+            return self.rows.take(pos)
+        if not hit.any():
+            return encode_ids(ids)
+        out = self.rows.take(np.where(hit, pos, 0))
+        miss = np.flatnonzero(~hit)
+        fill = encode_ids(ids[miss])
+        for name in _COLUMNS:
+            getattr(out, name)[miss] = getattr(fill, name)
+        return out
