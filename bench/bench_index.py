@@ -33,17 +33,25 @@ BASELINE_NAMES = ["brute", "hnsw-tenant", "hnsw-shared", "faiss-ivf"]
 # ---- measuring one system (runs inside the worker process) ----------------------------------------
 
 
-def _rss_bytes() -> tuple[int, int]:
-    """(current RSS, peak RSS) of this process in bytes, from /proc (0, 0 where there is none)."""
+def proc_status() -> dict[str, int]:
+    """This process's memory lines of /proc/self/status in bytes: VmRSS, VmHWM (peak RSS), RssAnon,
+    RssFile (mapped files: LMDB pages), RssShmem, ... ({} where there is no /proc)."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
-        return 0, 0
-    vals = {
-        line.split(":")[0]: int(line.split()[1]) * 1024
-        for line in status.splitlines()
-        if line.startswith(("VmRSS", "VmHWM"))
-    }
+        return {}
+    out = {}
+    for line in status.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if key.startswith(("Vm", "Rss")) and len(parts) == 2 and parts[1] == "kB":
+            out[key] = int(parts[0]) * 1024
+    return out
+
+
+def _rss_bytes() -> tuple[int, int]:
+    """(current RSS, peak RSS) of this process in bytes, from /proc (0, 0 where there is none)."""
+    vals = proc_status()
     return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
 
@@ -130,24 +138,8 @@ def _measure(system: Any, spec: str, ds: MultiTenantDataset, args: argparse.Name
     # Latency: one thread everywhere, one query at a time, after one untimed warm-up pass.
     system.set_threads(1)
     blas.limit(1)
-    for row in range(ds.nq):
-        system.search(ds.xq[row], int(ds.q_tenant[row]), k, system.knob_values[-1])
-    sweep = []
-    knobs = [v for v in system.knob_values if v is not None]
-    for knob in knobs:
-        pt = _sweep_point(system, ds, k, knob, small_q, args)
-        sweep.append(pt)
-        # The rest of the sweep is only slower: stop at near-perfect recall, two points past the target,
-        # or after a point that took too long (shared hnswlib at full scale).
-        past = sum(p["recall"] >= args.target_recall for p in sweep)
-        if pt["recall"] >= 0.999 or past >= 3 or pt["seconds"] > args.repeat * args.max_point_seconds:
-            break
-    if None in system.knob_values:  # the defaults (exact systems, vecdb with no option) always run
-        sweep.append(_sweep_point(system, ds, k, None, small_q, args))
+    sweep, op = latency_sweep(system, ds, k, small_q, args)
     out["sweep"] = sweep
-    # The operating point: the fastest (mean latency) point that reaches the target recall.
-    good = [p for p in sweep if p["recall"] >= args.target_recall]
-    op = min(good, key=lambda p: p["mean_ms"]) if good else max(sweep, key=lambda p: p["recall"])
     out["op"] = op
     out["leaks"] = sum(p["leaks"] for p in sweep)
 
@@ -203,6 +195,33 @@ def _measure(system: Any, spec: str, ds: MultiTenantDataset, args: argparse.Name
     out["peak_rss_bytes"] = _rss_bytes()[1]
     out["extra"] = system.extra()
     return out
+
+
+def latency_sweep(
+    system: Any, ds: MultiTenantDataset, k: int, small_q: np.ndarray, args: argparse.Namespace
+) -> tuple[list[dict], dict]:
+    """One untimed warm-up pass, then the knob sweep (single queries; the caller pins threads to one).
+
+    Returns (sweep points, operating point); args needs target_recall, repeat, max_point_seconds,
+    verbose. The operating point is the fastest (mean latency) point reaching the target recall, else
+    the one with the best recall."""
+    for row in range(ds.nq):
+        system.search(ds.xq[row], int(ds.q_tenant[row]), k, system.knob_values[-1])
+    sweep = []
+    knobs = [v for v in system.knob_values if v is not None]
+    for knob in knobs:
+        pt = _sweep_point(system, ds, k, knob, small_q, args)
+        sweep.append(pt)
+        # The rest of the sweep is only slower: stop at near-perfect recall, two points past the target,
+        # or after a point that took too long (shared hnswlib at full scale).
+        past = sum(p["recall"] >= args.target_recall for p in sweep)
+        if pt["recall"] >= 0.999 or past >= 3 or pt["seconds"] > args.repeat * args.max_point_seconds:
+            break
+    if None in system.knob_values:  # the defaults (exact systems, vecdb with no option) always run
+        sweep.append(_sweep_point(system, ds, k, None, small_q, args))
+    good = [p for p in sweep if p["recall"] >= args.target_recall]
+    op = min(good, key=lambda p: p["mean_ms"]) if good else max(sweep, key=lambda p: p["recall"])
+    return sweep, op
 
 
 def parse_create(items: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -305,41 +324,39 @@ def _worker_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def run_isolated(spec: str, data_file: Path, args: argparse.Namespace) -> dict:
+def run_worker(module: str, argv: list[str], threads: int, timeout: float | None, capture: bool = True) -> dict:
+    """Run `python -m <module> <argv> --worker-out FILE` in a fresh process from the repository root and
+    return the JSON it wrote to FILE, or {"error": ...}. capture=False lets its output through."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [
-            sys.executable,
-            "-m",
-            "bench.bench_index",
-            "--worker",
-            spec,
-            "--data-file",
-            str(data_file),
-            "--worker-out",
-            str(out),
-            *_worker_args(args),
-        ]
+        cmd = [sys.executable, "-m", module, *argv, "--worker-out", str(out)]
         env = dict(os.environ)
         try:
             import threadpoolctl  # noqa: F401
         except ImportError:
-            env.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))  # no way to pin per phase
+            env.setdefault("OPENBLAS_NUM_THREADS", str(threads))  # no way to pin per phase
         root = Path(__file__).resolve().parent.parent
         env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         try:
-            proc = subprocess.run(
-                cmd, env=env, cwd=root, timeout=args.worker_timeout, capture_output=not args.verbose, text=True
-            )
+            proc = subprocess.run(cmd, env=env, cwd=root, timeout=timeout, capture_output=capture, text=True)
         except subprocess.TimeoutExpired:
-            return {"system": spec, "error": f"timed out after {args.worker_timeout} s"}
+            return {"error": f"timed out after {timeout} s"}
         if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or "")[-2000:] if not args.verbose else "(see stderr above)"
-            return {"system": spec, "error": f"exit code {proc.returncode}: {tail}"}
+            tail = (proc.stderr or "")[-2000:] if capture else "(see stderr above)"
+            return {"error": f"exit code {proc.returncode}: {tail}"}
         return json.loads(out.read_text())
 
 
-def run_workload(workload: str, args: argparse.Namespace, systems: list[str]) -> dict | None:
+def run_isolated(spec: str, data_file: Path, args: argparse.Namespace) -> dict:
+    argv = ["--worker", spec, "--data-file", str(data_file), *_worker_args(args)]
+    r = run_worker("bench.bench_index", argv, args.threads, args.worker_timeout, capture=not args.verbose)
+    return {"system": spec, **r} if "error" in r else r
+
+
+def load_dataset(workload: str, args: argparse.Namespace) -> tuple[MultiTenantDataset, Path] | None:
+    """The workload at args.scale (args.seed, args.k, args.cache_dir, args.regenerate) with its ground
+    truth, from the cache file or built and cached; prints a one-line summary. None (with a message)
+    when the workload cannot be built here."""
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     data_file = cache / f"dataset_{workload}_{args.scale}_{dataset_key(workload, args.scale, args.seed)}.npz"
@@ -364,6 +381,15 @@ def run_workload(workload: str, args: argparse.Namespace, systems: list[str]) ->
         f"{summary['nq']} queries; data ready in {time.perf_counter() - t0:.1f} s",
         flush=True,
     )
+    return ds, data_file
+
+
+def run_workload(workload: str, args: argparse.Namespace, systems: list[str]) -> dict | None:
+    loaded = load_dataset(workload, args)
+    if loaded is None:
+        return None
+    ds, data_file = loaded
+    summary = ds.summary()
     results = {}
     for spec in systems:
         t1 = time.perf_counter()

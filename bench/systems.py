@@ -409,6 +409,7 @@ class Vecdb(System):
     """vecdb through its public embedded API: upsert / grant / revoke / delete / search / search_batch."""
 
     BATCH = 10_000
+    COLLECTION = "bench"  # the collection build() creates (bench.bench_postings reopens it by name)
 
     def __init__(
         self,
@@ -452,7 +453,7 @@ class Vecdb(System):
         self.dir = tempfile.mkdtemp(prefix="vecdb-bench-", dir=self.workdir)
         self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
         self.col = self.db.create_collection(
-            "bench", dim=ds.dim, metric=ds.metric, index=self.index_name, **self.create_options
+            self.COLLECTION, dim=ds.dim, metric=ds.metric, index=self.index_name, **self.create_options
         )
         self.names = ds.tenant_names
         lists = ds.tenant_lists()
