@@ -72,7 +72,7 @@ DEFAULTS = {
     "pack_max": 4096,  # tenants this small search a packed copy of their rows (locality), within cache_bytes
     "codes": "int8",  # posting codes: "int8" (a quarter of the bytes, exact rerank) or "fp32"
     "prune": -1.0,  # disk mode (SPANN): skip postings over (1 + prune) x the nearest centroid's distance; <0: off
-    "rerank": 40,  # disk mode: candidates reranked on their exact vectors
+    "rerank": 100,  # disk mode: candidates kept for the exact rerank (only those that may be in the top k are read)
 }
 CHOICES = {"codes": ("int8", "fp32")}
 
@@ -256,8 +256,11 @@ class CuratorIndex(VectorIndex):
         if self.disk is not None:
             prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)
             rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
-            budget = view.default_budget if budget is None else _check_number("budget", budget, int, 1)
-            return self.disk.search(queries, k, tenant, view, budget, prune, rerank)
+            if budget is None and patience is None:
+                budget, patience = view.default_budget, self.opts["patience"]
+            else:
+                budget, patience = self._check_knobs(view, budget, patience)
+            return self.disk.search(queries, k, tenant, view, budget, prune, rerank, patience)
         if budget is None and patience is None:
             budget, patience = view.default_budget, self.opts["patience"]
         else:

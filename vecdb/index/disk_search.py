@@ -10,19 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.distances import normalize_rows, one_to_many
-from ..kernels.postings import plan_postings, scan_codes
+from ..kernels.postings import new_scan_state, plan_next, plan_start, scan_chunks, scan_codes, to_rerank
 from ..storage import Store
 from ..storage import vectors as vectors_store
 from .posting_cache import PostingCache
-from .postings import PostingStore
+from .postings import PAGE, PostingStore
 from .tenant_tree import TenantView
 
-#: postings scanned between two checks of the stop bound
+#: postings planned and scanned per step (each step tightens the bound that prunes the next)
 _GROUP = 4
-
-
-def _one(x: int) -> np.ndarray:
-    return np.array([x], dtype=np.int64)
 
 
 class DiskSearcher:
@@ -31,73 +27,102 @@ class DiskSearcher:
         self.store, self.cid, self.dim, self.metric, self.cosine = store, cid, dim, metric, cosine
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
-        self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0}
+        self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
+        # Map pages this searcher made resident since the last release (an estimate: posting bytes plus a
+        # page per reranked vector); past the threshold they are handed back (storage/residency.py).
+        self._touched = 0
+        self._release_at = max(8 << 20, cache_bytes)
 
     def search(self, queries: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
-               rerank: int) -> tuple[np.ndarray, np.ndarray]:
+               rerank: int, patience: int) -> tuple[np.ndarray, np.ndarray]:
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         dists = np.full((len(queries), k), np.inf, dtype=np.float32)
-        width = k if self.postings.fmt == "fp32" else max(k, rerank)
+        width = max(k, rerank)
         for i, q in enumerate(queries):
-            nodes, bounds, n = plan_postings(q, view.centroids, view.radius, view.t_node, view.t_child_start,
-                                             view.t_children, view.t_list_start, k, budget, prune, self.metric)
-            cand_d = np.full(width, np.inf, dtype=np.float32)
-            cand_i = np.full(width, -1, dtype=np.int64)
-            with self.cache.lock, self.store.read() as txn:
-                read = self._scan(txn, q, view.centroids, tno, view.t_node[nodes[:n]].tolist(), bounds[:n], k,
-                                  cand_d, cand_i)
-                found = np.sort(cand_i[cand_i >= 0])  # id order: one forward pass over `vectors`
+            state = new_scan_state(k, width)
+            with self.cache.lock, self.store.read(buffers=True) as txn:
+                read = self._scan(txn, q, tno, view, k, budget, prune, patience, state)
+                found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
                 exact = vectors_store.get_many(self.store, txn, self.cid, found, self.dim)
             ids[i], dists[i] = self._rerank(q, found, exact, k)
+            self._touched += PAGE * len(found)
+            if self._touched > self._release_at:
+                self._touched = 0
+                self.store.map_pages.release()
             self.counters["queries"] += 1
             self.counters["postings_read"] += read
+            self.counters["reranked"] += len(found)
         return ids, dists
 
-    def _scan(self, txn, q: np.ndarray, centroids: np.ndarray, tno: int, nodes: list[int], bounds: np.ndarray,
-              k: int, cand_d, cand_i) -> int:
-        """Offer the rows of the planned postings to the candidate heap, a group at a time, until the
-        k-th best candidate beats every remaining posting's bound (they cannot improve the top k);
-        -> postings read."""
-        floor = np.minimum.accumulate(bounds[::-1])[::-1]  # the best any posting from here on can hold
-        done = 0
-        while done < len(nodes):
-            group = nodes[done:done + _GROUP]
-            self._scan_group(txn, q, centroids, tno, group, cand_d, cand_i)
-            done += len(group)
-            if done < len(nodes) and np.partition(cand_d, k - 1)[k - 1] <= floor[done]:
-                break
-        return done
+    def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
+              patience: int, state) -> int:
+        """Plan and scan a few postings at a time, each plan step dropping the subtrees that cannot beat
+        the k-th smallest upper bound found so far. Like memory mode's adaptive stop, it also ends once
+        `patience` postings in a row left that bound where it was and they held at least as many rows as
+        it took to reach the last improvement (patience 0: off); -> postings read."""
+        fd, fn, counters, limits = plan_start(len(view.t_node))
+        hi_d = state[2]
+        read = rows = useful = stale = 0
+        while True:
+            kth = hi_d[0]
+            nodes, _, n = plan_next(q, view.centroids, view.radius, view.t_node, view.t_child_start,
+                                    view.t_children, view.t_list_start, fd, fn, counters, limits, k, budget,
+                                    prune, kth, _GROUP, self.metric)
+            if n == 0:
+                return read
+            sizes = view.t_list_start[nodes[:n] + 1] - view.t_list_start[nodes[:n]]
+            self._scan_group(txn, q, view.centroids, tno, view.t_node[nodes[:n]].tolist(), sizes.tolist(), state)
+            read += n
+            rows += int(sizes.sum())
+            if hi_d[0] < kth or kth == np.inf:
+                stale, useful = 0, rows
+            else:
+                stale += n
+                if 0 < patience <= stale and rows - useful >= useful:
+                    return read
 
-    def _scan_group(self, txn, q: np.ndarray, centroids: np.ndarray, tno: int, nodes: list[int], cand_d,
-                    cand_i) -> None:
-        """The cached postings in one kernel call, then each miss as soon as it is in the cache (a later
-        miss may overwrite an earlier one)."""
+    def _scan_group(self, txn, q: np.ndarray, centroids: np.ndarray, tno: int, nodes: list[int], sizes: list[int],
+                    state) -> None:
+        """The cached postings in one kernel call, then the misses in another. `sizes`: the lists' lengths
+        in memory, which tell how many chunks each has in LMDB."""
         cache = self.cache
-        qsq = np.float32(q @ q)
         residual = self.postings.fmt == "int8"
-
-        def scan(rows, starts, lens) -> int:
-            return scan_codes(q, qsq, rows.ids, rows.refs, rows.scale, rows.sqnorm, rows.codes, starts, lens,
-                              centroids, residual, cand_d, cand_i, self.metric)
         starts, lens, misses = [], [], []
-        for node in nodes:
+        for node, size in zip(nodes, sizes, strict=True):
             hit = cache.get((tno, node))
             if hit is None:
-                misses.append(node)
+                misses.append((node, size))
             else:
                 starts.append(hit[0])
                 lens.append(hit[1])
-        scanned = scan(cache, np.array(starts, dtype=np.int64), np.array(lens, dtype=np.int64))
-        for node in misses:
-            chunks, nbytes = self.postings.read_list(txn, tno, node)
-            self.counters["posting_bytes_read"] += nbytes
-            placed = cache.put((tno, node), chunks)
-            if placed is not None:
-                scanned += scan(cache, _one(placed[0]), _one(placed[1]))
-                continue
-            for c in chunks:  # bigger than the whole cache: scan it in the map
-                scanned += scan(c, _one(0), _one(len(c)))
+        scanned = 0
+        if starts:
+            scanned = scan_codes(q, cache.ids, cache.refs, cache.scale, cache.sqnorm, cache.codes,
+                                 np.array(starts, dtype=np.int64), np.array(lens, dtype=np.int64), centroids,
+                                 residual, state, self.metric)
+        if misses:
+            scanned += self._scan_misses(txn, q, centroids, residual, tno, misses, state)
         self.counters["rows_scanned"] += scanned
+
+    def _scan_misses(self, txn, q, centroids, residual, tno, misses, state) -> int:
+        """Read the postings' chunks from the map in one call, make room for each posting in the cache
+        (FIFO), then scan them and fill the cache in one kernel call over the raw values."""
+        cache, cap = self.cache, self.postings.cap
+        by_node = self.postings.read_many(txn, tno, misses)
+        values, dest = [], []
+        for node, chunks in by_node.items():
+            start = cache.reserve((tno, node), self.postings.rows_in(chunks))
+            values += chunks
+            dest += [start + c * cap for c in range(len(chunks))] if start >= 0 else [-1] * len(chunks)
+        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        offsets = np.zeros(len(values), dtype=np.int64)
+        np.cumsum(sizes[:-1], out=offsets[1:])
+        nbytes = int(sizes.sum())
+        self.counters["posting_bytes_read"] += nbytes
+        self._touched += nbytes
+        buf = np.frombuffer(b"".join(values), dtype=np.uint8)
+        return scan_chunks(q, buf, offsets, np.array(dest, dtype=np.int64), cache.ids, cache.refs, cache.scale,
+                           cache.sqnorm, cache.codes, centroids, residual, state, self.metric)
 
     def _rerank(self, q: np.ndarray, ids: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.cosine and len(vecs):
@@ -129,4 +154,5 @@ class DiskSearcher:
             "cache_bytes": c.held_bytes,
             "cache_capacity_bytes": c.capacity_bytes,
             "cached_postings": len(c.entries),
+            "map_releases": self.store.map_pages.releases,
         }

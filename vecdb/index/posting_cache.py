@@ -48,18 +48,29 @@ class PostingCache:
             self.hits += 1
         return hit
 
-    def put(self, key: tuple[int, int], chunks: list[Rows]) -> tuple[int, int] | None:
-        """Copy a posting (its chunks, in order) into the arena; -> its (start, rows), or None if it is
-        bigger than the arena."""
-        n = sum(len(c) for c in chunks)
+    def reserve(self, key: tuple[int, int], n: int) -> int:
+        """Make room for a posting of n rows and register it; -> its first row, or -1 if it is bigger
+        than the arena. The caller fills the rows before releasing the lock."""
         if n > self.rows_cap:
-            return None
+            return -1
         self.invalidate([key])
         if self.head + n > self.rows_cap:
             self._evict(self.head, self.rows_cap)  # the tail end is skipped; its postings are the oldest
             self.head = 0
         start = self.head
         self._evict(start, start + n)
+        self.head = start + n
+        self.entries[key] = (start, n)
+        self.used_rows += n
+        return start
+
+    def put(self, key: tuple[int, int], chunks: list[Rows]) -> tuple[int, int] | None:
+        """Copy a posting (its chunks, in order) into the arena; -> its (start, rows), or None if it is
+        bigger than the arena."""
+        n = sum(len(c) for c in chunks)
+        start = self.reserve(key, n)
+        if start < 0:
+            return None
         pos = start
         for c in chunks:
             end = pos + len(c)
@@ -69,9 +80,6 @@ class PostingCache:
             self.sqnorm[pos:end] = c.sqnorm
             self.codes[pos:end] = c.codes
             pos = end
-        self.head = start + n
-        self.entries[key] = (start, n)
-        self.used_rows += n
         return start, n
 
     def invalidate(self, keys) -> None:

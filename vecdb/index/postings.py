@@ -5,9 +5,11 @@ one key range and its chunks come in order. Value: u32 n, u32 format, then n ids
 nodes (u32), n scales (float32), n squared norms (float32) and n codes (int8 or float32 rows, see
 kernels/postings.py). Chunk
 `c` holds list positions [c * cap, (c + 1) * cap) of the shortlist whose ids the `S` key stores, and
-`cap` is chosen so that a full chunk fills whole 4 KiB pages: LMDB stores a value that big in its own run
-of contiguous overflow pages (a 16-byte header, then the value), so a full chunk is one contiguous read
-with no slack page, and a posting is read zero-copy from the map.
+`cap` is chosen so that a full chunk fills one 4 KiB page: LMDB stores a value over half a page on an
+overflow page of its own (a 16-byte header, then the value), so a full chunk wastes nothing, and every
+posting write frees and allocates single pages, which LMDB always reuses (runs of several pages would
+need contiguous free space, and under churn the file would grow instead). All chunks of a list but the
+last are full and laid out alike, so a whole list is parsed with a handful of numpy views.
 
 Writes rewrite only the chunks whose ids changed (shortlists remove by swapping the last entry into the
 hole, so a delete touches one chunk plus the last). Codes are moved, not recomputed: a rewritten chunk
@@ -20,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 
 import lmdb
 import numpy as np
@@ -40,10 +43,10 @@ def row_bytes(dim: int, fmt: str) -> int:
     return 8 + 4 + 4 + 4 + dim * np.dtype(FORMATS[fmt]).itemsize
 
 
-def chunk_capacity(dim: int, fmt: str, min_rows: int = 64) -> int:
-    """Rows per chunk: the most that fit the fewest whole pages holding at least `min_rows`."""
+def chunk_capacity(dim: int, fmt: str) -> int:
+    """Rows per chunk: the most that fit one page (for rows over a page: the fewest pages holding one)."""
     rb = row_bytes(dim, fmt)
-    pages = -(-(min_rows * rb + _HEADER.size + _OVERFLOW_HEADER) // PAGE)
+    pages = -(-(rb + _HEADER.size + _OVERFLOW_HEADER) // PAGE)
     return (pages * PAGE - _OVERFLOW_HEADER - _HEADER.size) // rb
 
 
@@ -114,18 +117,61 @@ class PostingStore:
     def list_prefix(self, tno: int, node: int) -> bytes:
         return self.base + tno.to_bytes(4, "big") + node.to_bytes(4, "big")
 
-    def read_list(self, txn: lmdb.Transaction, tno: int, node: int) -> tuple[list[Rows], int]:
-        """A list's chunks as zero-copy views (valid while `txn` is open and unwritten); -> (chunks, bytes)."""
+    def read_values(self, txn: lmdb.Transaction, tno: int, node: int) -> list:
+        """A list's chunk values, in order, as LMDB returns them (views of the map in a `buffers` txn)."""
         prefix = self.list_prefix(tno, node)
         cur = txn.cursor(self.db)
-        chunks, nbytes = [], 0
+        values = []
         if cur.set_range(prefix):
             for key, value in cur:
                 if key[: len(prefix)] != prefix:
                     break
-                chunks.append(Rows.from_buffer(value, self.dim))
-                nbytes += len(value)
-        return chunks, nbytes
+                values.append(value)
+        return values
+
+    def read_many(self, txn: lmdb.Transaction, tno: int, lists: list[tuple[int, int]]) -> dict[int, list]:
+        """Chunk values of several lists of one tenant, given (node, rows it holds in memory); -> node ->
+        its values in order (lists with no chunk stored are left out). One B-tree descent per list, then
+        LMDB's cursor steps through its chunks. A list that changed since the memory count (a write not
+        yet committed) is read as LMDB has it."""
+        cur = txn.cursor(self.db)
+        out: dict[int, list] = {}
+        for node, rows in lists:
+            prefix = self.list_prefix(tno, node)
+            if not cur.set_range(prefix):
+                continue
+            values = list(islice(cur.iternext(keys=False, values=True), -(-rows // self.cap)))
+            if cur.key()[: len(prefix)] != prefix:  # fewer chunks than the count says: read it key by key
+                values = self.read_values(txn, tno, node)
+            if values:
+                out[node] = values
+        return out
+
+    def rows_in(self, values: list) -> int:
+        """Rows held by a list's chunk values: every chunk but the last is full."""
+        return (len(values) - 1) * self.cap + _HEADER.unpack_from(values[-1], 0)[0] if values else 0
+
+    def read_list(self, txn: lmdb.Transaction, tno: int, node: int) -> tuple[list[Rows], int]:
+        """A list's rows, in order, as at most two Rows (the full chunks, then the last one; the last may
+        view the map, so use it while `txn` is open); -> (parts, bytes read)."""
+        values = self.read_values(txn, tno, node)
+        if not values:
+            return [], 0
+        parts = [Rows.from_buffer(values[-1], self.dim)]
+        if len(values) > 1:
+            parts.insert(0, self._full_chunks(b"".join(values[:-1]), len(values) - 1))
+        return parts, sum(len(v) for v in values)
+
+    def _full_chunks(self, buf: bytes, n: int) -> Rows:
+        """Rows of n full chunks laid end to end: each column is one strided view, flattened."""
+        m = np.frombuffer(buf, dtype=np.uint8).reshape(n, -1)
+        cap, off = self.cap, _HEADER.size
+        cols = []
+        for dtype, width in (("<i8", 8), ("<u4", 4), ("<f4", 4), ("<f4", 4)):
+            cols.append(m[:, off:off + width * cap].view(dtype).reshape(-1))
+            off += width * cap
+        codes = m[:, off:].view(FORMATS[self.fmt]).reshape(n * cap, self.dim)
+        return Rows(*cols, codes)
 
     def sync(self, txn: lmdb.Transaction, lists: list[tuple[int, int, np.ndarray | None, np.ndarray | None]],
              fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True) -> None:

@@ -1,13 +1,18 @@
 """Kernels of the disk mode (SPANN-style postings): encoding vectors into posting codes, choosing which
 of a tenant's postings a query reads, and scanning them.
 
-A posting row is (id, ref, scale, sqnorm, code). `code` is either the float32 vector itself ("fp32") or
-int8 of the residual from the centroid of tree node `ref` (the vector's leaf when it was encoded), with one
-symmetric scale per vector ("int8": x ~= centroid[ref] + scale * code, a quarter of the bytes). Residuals
-are small whatever the data's offset, and tree nodes are never removed (only a rebuild replaces the tree,
-and it rewrites every posting), so a code stays valid while its row moves between shortlists. `sqnorm` is
-the exact |x|^2, so the approximate L2 proxy is |q|^2 - 2 q.x + |x|^2. Candidates found on codes are
-reranked exactly by the caller.
+A posting row is (id, ref, scale, sqnorm, code). `code` is either the float32 vector itself ("fp32",
+`sqnorm` = |x|^2) or int8 of the residual r = x - c from c = the centroid of tree node `ref` (the vector's
+leaf when it was encoded), with one symmetric scale per vector ("int8": r ~= scale * code, a quarter of
+the bytes; `sqnorm` = the exact |r|^2). Residuals are small whatever the data's offset, and tree nodes are
+never removed (only a rebuild replaces the tree, and it rewrites every posting), so a code stays valid
+while its row moves between shortlists.
+
+Every scanned row gets an approximate proxy and a rigorous error bound: rounding leaves each residual
+coordinate within scale / 2, so for l2, |q - x|^2 = |q - c|^2 - 2 (q - c).r + |r|^2 is off by at most
+scale * |q - c|_1, and -q.x by at most scale / 2 * |q|_1. Candidates are kept by their lower bound, and
+the caller reranks on exact vectors only those whose lower bound does not exceed the k-th smallest upper
+bound: the others cannot be in the top k.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import FAST, L2
+from .distances import FAST, L2, proxy
 from .heap import heap_push
 from .tree_search import _fpop, _fpush, _lower_bound
 
@@ -32,8 +37,9 @@ def encode_int8(X, refs, centroids, codes, scale, sqnorm):
         top = np.float32(0.0)
         sq = np.float32(0.0)
         for j in range(X.shape[1]):
-            top = max(top, abs(X[i, j] - c[j]))
-            sq += X[i, j] * X[i, j]
+            r = X[i, j] - c[j]
+            top = max(top, abs(r))
+            sq += r * r
         s = top / np.float32(127.0) if top > 0 else np.float32(1.0)
         for j in range(X.shape[1]):
             codes[i, j] = np.int8(min(127.0, max(-127.0, np.rint((X[i, j] - c[j]) / s))))
@@ -57,90 +63,190 @@ def encode(X: np.ndarray, refs: np.ndarray, centroids: np.ndarray, fmt: str
 
 
 @nb.njit(cache=True, nogil=True)
-def plan_postings(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, k, budget, prune,
-                  metric):
-    """The tenant's list nodes (local indices) a query should read, nearest centroid first.
+def plan_start(m):
+    """A fresh best-first frontier over a tenant subtree of m nodes, holding the root: (keys, nodes,
+    counters [frontier size, rows planned], limits [SPANN prune limit])."""
+    fd = np.empty(max(m, 1), dtype=np.float32)
+    fn = np.empty(max(m, 1), dtype=np.int64)
+    size = _fpush(fd, fn, 0, np.float32(0.0), 0) if m else 0
+    return fd, fn, np.array([size, 0], dtype=np.int64), np.array([np.inf])
 
-    Best-first over the subtree as in tree_search.tenant_search, but emitting shortlists instead of
-    scanning them: it stops once the chosen lists hold `budget` vectors (and at least k), and, for l2,
-    at the first list whose centroid is more than (1 + prune) times farther than the nearest list's
-    (SPANN's query-aware pruning; prune < 0 turns it off). Returns (nodes int64[m], bounds float32[m],
-    count): bounds[i] is the smallest proxy any vector of list i can have (its ball), which lets the
-    caller stop reading once the k-th best found beats the next list's bound.
-    """
-    m = t_node.shape[0]
-    out = np.empty(m, dtype=np.int64)
-    bounds = np.empty(m, dtype=np.float32)
-    if m == 0:
-        return out, bounds, 0
+
+@nb.njit(cache=True, nogil=True)
+def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, fd, fn, counters, limits, k,
+              budget, prune, threshold, max_out, metric):
+    """The next (at most max_out) shortlist nodes (local indices) a query should read, continuing the
+    frontier (plan_start). The same best-first order as tree_search.tenant_search: shortlists keyed by
+    centroid distance, internal nodes by their ball's lower bound. A node whose lower bound is not below
+    `threshold` (the caller's k-th smallest upper bound so far) is dropped: nothing below it can enter the
+    top k. The plan ends once the lists planned hold `budget` rows (and at least k), and, for l2 with
+    prune >= 0, at the first list whose centroid is more than (1 + prune) times farther than the nearest
+    list's (SPANN's query-aware pruning). Returns (nodes int64[n], lower bounds float32[n], n)."""
+    out = np.empty(max_out, dtype=np.int64)
+    bounds = np.empty(max_out, dtype=np.float32)
+    size, held = counters[0], counters[1]
     qnorm = 0.0
     if metric != L2:
         for j in range(q.shape[0]):
             qnorm += q[j] * q[j]
         qnorm = np.sqrt(qnorm)
-    fd = np.empty(m, dtype=np.float32)
-    fn = np.empty(m, dtype=np.int64)
-    size = _fpush(fd, fn, 0, np.float32(0.0), 0)
     n_out = 0
-    held = 0
-    limit = np.inf
-    while size > 0:
+    while size > 0 and n_out < max_out:
         key, u, size = _fpop(fd, fn, size)
+        internal = t_child_start[u + 1] > t_child_start[u]
+        bound = key if internal else _lower_bound(key, radius[t_node[u]], qnorm, metric)
+        if bound >= threshold:
+            continue
         if t_list_start[u + 1] > t_list_start[u]:
-            if held >= k and (held >= budget or key > limit):
+            if held >= k and (held >= budget or key > limits[0]):
+                size = 0
                 break
-            if n_out == 0 and prune >= 0 and metric == L2:
-                limit = key * (1.0 + prune) * (1.0 + prune)  # keys are squared distances
+            if prune >= 0 and metric == L2 and limits[0] == np.inf:
+                limits[0] = key * (1.0 + prune) * (1.0 + prune)  # keys are squared distances
             out[n_out] = u
-            bounds[n_out] = _lower_bound(key, radius[t_node[u]], qnorm, metric)
+            bounds[n_out] = bound
             n_out += 1
             held += t_list_start[u + 1] - t_list_start[u]
         for j in range(t_child_start[u], t_child_start[u + 1]):
             c = t_children[j]
             g = t_node[c]
-            d = 0.0
-            if metric == L2:
-                for t in range(q.shape[0]):
-                    diff = q[t] - centroids[g, t]
-                    d += diff * diff
-            else:
-                for t in range(q.shape[0]):
-                    d -= q[t] * centroids[g, t]
+            d = proxy(q, centroids[g], metric)
             if t_child_start[c + 1] > t_child_start[c]:
                 d = _lower_bound(d, radius[g], qnorm, metric)
             size = _fpush(fd, fn, size, np.float32(d), c)
+    counters[0] = size
+    counters[1] = held
     return out, bounds, n_out
 
 
-_QC_SLOTS = 1024  # direct-mapped memo of q.centroid[ref] (rows of one posting share few refs)
+_QC_SLOTS = 1024  # direct-mapped memo of per-centroid terms (rows of one posting share few refs)
+_EPS = 1e-5  # relative slack on every bound, for float32 rounding
+
+
+@nb.njit(cache=True, nogil=True)
+def new_scan_state(k, width):
+    """(cand_lo, cand_i, hi_d, hi_i): candidates by lower bound (width of them) and the k smallest upper
+    bounds, as max-heaps."""
+    return (np.full(width, np.inf, dtype=np.float32), np.full(width, -1, dtype=np.int64),
+            np.full(k, np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64))
 
 
 @nb.njit(cache=True, nogil=True, fastmath=FAST)
-def scan_codes(q, qsq, ids, refs, scale, sqnorm, codes, starts, lens, centroids, residual, cand_d, cand_i,
-               metric):
-    """Offer every row in the ranges [starts[r], starts[r] + lens[r]) to the candidate max-heap
-    (cand_d, cand_i of fixed size), by approximate proxy; `residual`: codes are int8 residuals from
-    centroids[refs]. Returns rows read."""
-    memo_ref = np.full(_QC_SLOTS, -1, dtype=np.int64)
-    memo_dot = np.zeros(_QC_SLOTS, dtype=np.float32)
+def _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
+               hi_d, hi_i, metric):
+    """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""
+    memo_ref, memo_qc, memo_l1 = memo
+    for row in range(lo, hi):
+        s = scale[row]
+        dq = np.float32(0.0)
+        dc = np.float32(0.0)
+        ref = refs[row]
+        if residual and ref < centroids.shape[0]:  # (a ref past the array: a newer tree mid-write)
+            c = centroids[ref]
+            for j in range(q.shape[0]):
+                v = np.float32(codes[row, j])
+                dq += q[j] * v
+                dc += c[j] * v
+            slot = ref % _QC_SLOTS
+            if memo_ref[slot] != ref:
+                qc = np.float32(0.0)
+                l1 = np.float32(0.0)
+                for j in range(q.shape[0]):
+                    diff = q[j] - c[j]
+                    qc += diff * diff if metric == L2 else q[j] * c[j]
+                    l1 += abs(diff)
+                memo_ref[slot] = ref
+                memo_qc[slot] = qc
+                memo_l1[slot] = l1
+            if metric == L2:  # |q - c|^2 - 2 (q - c).r + |r|^2
+                p = memo_qc[slot] - 2.0 * s * (dq - dc) + sqnorm[row]
+                err = s * memo_l1[slot]
+            else:
+                p = -(memo_qc[slot] + s * dq)
+                err = 0.5 * s * qabs
+        else:
+            for j in range(q.shape[0]):
+                dq += q[j] * np.float32(codes[row, j])
+            p = qsq + sqnorm[row] - 2.0 * dq if metric == L2 else -dq
+            err = np.float32(0.0)
+        err += _EPS * (abs(p) + qsq + abs(sqnorm[row]))
+        heap_push(cand_lo, cand_i, np.float32(p - err), ids[row])
+        heap_push(hi_d, hi_i, np.float32(p + err), ids[row])
+
+
+@nb.njit(cache=True, nogil=True)
+def _memo():
+    return np.full(_QC_SLOTS, -1, dtype=np.int64), np.zeros(_QC_SLOTS, np.float32), np.zeros(_QC_SLOTS, np.float32)
+
+
+@nb.njit(cache=True, nogil=True)
+def _qnorms(q):
+    qsq = np.float32(0.0)
+    qabs = np.float32(0.0)
+    for j in range(q.shape[0]):
+        qsq += q[j] * q[j]
+        qabs += abs(q[j])
+    return qsq, qabs
+
+
+@nb.njit(cache=True, nogil=True)
+def scan_codes(q, ids, refs, scale, sqnorm, codes, starts, lens, centroids, residual, state, metric):
+    """Offer every row in the ranges [starts[r], starts[r] + lens[r]) to the scan state (new_scan_state);
+    `residual`: codes are int8 residuals from centroids[refs]. Returns rows read."""
+    memo = _memo()
+    qsq, qabs = _qnorms(q)
+    cand_lo, cand_i, hi_d, hi_i = state
     read = 0
     for r in range(starts.shape[0]):
-        for row in range(starts[r], starts[r] + lens[r]):
-            dot = np.float32(0.0)
-            for j in range(q.shape[0]):
-                dot += q[j] * np.float32(codes[row, j])
-            dot *= scale[row]
-            ref = refs[row]
-            if residual and ref < centroids.shape[0]:  # a newer tree's node (a write in flight): skip
-                slot = ref % _QC_SLOTS
-                if memo_ref[slot] != ref:
-                    qc = np.float32(0.0)
-                    for j in range(q.shape[0]):
-                        qc += q[j] * centroids[ref, j]
-                    memo_ref[slot] = ref
-                    memo_dot[slot] = qc
-                dot += memo_dot[slot]
-            p = qsq + sqnorm[row] - 2.0 * dot if metric == L2 else -dot
-            heap_push(cand_d, cand_i, np.float32(p), ids[row])
+        _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, starts[r], starts[r] + lens[r], centroids,
+                   residual, memo, cand_lo, cand_i, hi_d, hi_i, metric)
         read += lens[r]
     return read
+
+
+@nb.njit(cache=True, nogil=True)
+def scan_chunks(q, buf, offsets, dest, a_ids, a_refs, a_scale, a_sqnorm, a_codes, centroids, residual, state,
+                metric):
+    """Scan posting chunks given as their raw LMDB values laid end to end in `buf` (uint8; chunk c starts
+    at offsets[c]; layout in index/postings.py), and copy each chunk's rows into the cache arena (a_*) at
+    row dest[c] when dest[c] >= 0. The codes' type is the arena's. Returns rows read."""
+    memo = _memo()
+    qsq, qabs = _qnorms(q)
+    cand_lo, cand_i, hi_d, hi_i = state
+    dim = a_codes.shape[1]
+    width = a_codes.itemsize * dim
+    read = 0
+    for c in range(offsets.shape[0]):
+        o = offsets[c]
+        n = np.int64(buf[o:o + 4].view(np.uint32)[0])
+        o += 8
+        ids = buf[o:o + 8 * n].view(np.int64)
+        refs = buf[o + 8 * n:o + 12 * n].view(np.uint32)
+        scale = buf[o + 12 * n:o + 16 * n].view(np.float32)
+        sqnorm = buf[o + 16 * n:o + 20 * n].view(np.float32)
+        codes = buf[o + 20 * n:o + 20 * n + width * n].view(a_codes.dtype).reshape((n, dim))
+        _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, 0, n, centroids, residual, memo, cand_lo, cand_i,
+                   hi_d, hi_i, metric)
+        d = dest[c]
+        if d >= 0:
+            a_ids[d:d + n] = ids
+            a_refs[d:d + n] = refs
+            a_scale[d:d + n] = scale
+            a_sqnorm[d:d + n] = sqnorm
+            a_codes[d:d + n] = codes
+        read += n
+    return read
+
+
+@nb.njit(cache=True, nogil=True)
+def to_rerank(state):
+    """Ids of the candidates that may be in the top k: lower bound <= the k-th smallest upper bound."""
+    cand_lo, cand_i, hi_d, _ = state
+    limit = hi_d.max()
+    out = np.empty(cand_i.shape[0], dtype=np.int64)
+    n = 0
+    for j in range(cand_i.shape[0]):
+        if cand_i[j] >= 0 and cand_lo[j] <= limit:
+            out[n] = cand_i[j]
+            n += 1
+    return out[:n]

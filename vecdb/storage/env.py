@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import FailedPreconditionError, ResourceExhaustedError
+from .residency import MapReleaser
 
 #: Named sub-databases, each owned by one module (in parentheses).
 SUBDBS = (
@@ -106,6 +107,7 @@ class Store:
             self._open_lock.close()
             raise FailedPreconditionError(f"cannot open database at {str(self.path)!r}: {e}") from e
         self.dbs = {name.decode(): self.env.open_db(name) for name in SUBDBS}
+        self.map_pages = MapReleaser(self.path / "data.mdb")
         # LMDB allows one write transaction anyway; holding a Python lock as well lets in-memory index
         # state be published after commit in the same order the commits happened.
         self.write_lock = threading.RLock()
@@ -130,9 +132,11 @@ class Store:
                 ) from e
 
     @contextmanager
-    def read(self) -> Iterator[lmdb.Transaction]:
+    def read(self, buffers: bool = False) -> Iterator[lmdb.Transaction]:
+        """A read transaction; `buffers=True` returns values as zero-copy views of the map (valid until
+        the transaction ends)."""
         self._check_open()
-        txn = self.env.begin(write=False)
+        txn = self.env.begin(write=False, buffers=buffers)
         try:
             yield txn
         finally:

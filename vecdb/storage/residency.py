@@ -1,0 +1,63 @@
+"""Keeping the LMDB map's pages out of the process's resident memory.
+
+LMDB reads through a shared, read-only memory map, so every page a search touches stays mapped into the
+process (RssFile) until the kernel needs the memory back. In disk mode that would make the process look
+as big as everything it ever read, whatever `cache_bytes` says. `release` tells the kernel to unmap the
+resident pages (madvise MADV_DONTNEED): for a shared file mapping the data stays in the OS page cache and
+the next read maps it back with a minor fault, so nothing is lost and nothing is re-read from disk that
+the OS still caches. Linux only; elsewhere it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+from pathlib import Path
+
+_MADV_DONTNEED = 4
+
+
+def map_ranges(data_file: Path) -> list[tuple[int, int]]:
+    """Address ranges where this process maps `data_file` (from /proc/self/maps)."""
+    target = str(data_file.resolve())
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split(maxsplit=5)
+        if len(parts) == 6 and parts[5] == target:
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            out.append((start, end))
+    return out
+
+
+class MapReleaser:
+    """Releases the resident pages of one LMDB data file's map."""
+
+    def __init__(self, data_file: Path):
+        self.data_file = data_file
+        self._ranges: list[tuple[int, int]] | None = None
+        self._madvise = _libc_madvise()
+        self.releases = 0
+
+    def release(self) -> None:
+        if self._madvise is None:
+            return
+        if self._ranges is None:  # the map never moves while the environment is open
+            self._ranges = map_ranges(self.data_file)
+        for start, end in self._ranges:
+            self._madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_DONTNEED)
+        self.releases += 1
+
+
+def _libc_madvise():
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    fn = libc.madvise
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
