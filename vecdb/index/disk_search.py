@@ -14,11 +14,12 @@ from ..kernels.postings import new_scan_state, plan_next, plan_start, scan_chunk
 from ..storage import Store
 from ..storage import vectors as vectors_store
 from .posting_cache import PostingCache
-from .postings import PAGE, PostingStore
+from .postings import PostingStore
 from .tenant_tree import TenantView
 
 #: postings planned and scanned per step (each step tightens the bound that prunes the next)
 _GROUP = 4
+_CHECK_EVERY = 8
 
 
 class DiskSearcher:
@@ -28,9 +29,8 @@ class DiskSearcher:
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
         self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
-        # Map pages this searcher made resident since the last release (an estimate: posting bytes plus a
-        # page per reranked vector); past the threshold they are handed back (storage/residency.py).
-        self._touched = 0
+        # Map pages reads leave resident are handed back once they pass the cache budget (checked every
+        # _CHECK_EVERY queries; storage/residency.py).
         self._release_at = max(8 << 20, cache_bytes)
 
     def search(self, queries: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
@@ -45,11 +45,9 @@ class DiskSearcher:
                 found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
                 exact = vectors_store.get_many(self.store, txn, self.cid, found, self.dim)
             ids[i], dists[i] = self._rerank(q, found, exact, k)
-            self._touched += PAGE * len(found)
-            if self._touched > self._release_at:
-                self._touched = 0
-                self.store.map_pages.release()
             self.counters["queries"] += 1
+            if self.counters["queries"] % _CHECK_EVERY == 0:
+                self.store.map_pages.maybe_release(self._release_at)
             self.counters["postings_read"] += read
             self.counters["reranked"] += len(found)
         return ids, dists
@@ -119,7 +117,6 @@ class DiskSearcher:
         np.cumsum(sizes[:-1], out=offsets[1:])
         nbytes = int(sizes.sum())
         self.counters["posting_bytes_read"] += nbytes
-        self._touched += nbytes
         buf = np.frombuffer(b"".join(values), dtype=np.uint8)
         return scan_chunks(q, buf, offsets, np.array(dest, dtype=np.int64), cache.ids, cache.refs, cache.scale,
                            cache.sqnorm, cache.codes, centroids, residual, state, self.metric)

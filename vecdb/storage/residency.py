@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 from pathlib import Path
 
@@ -34,14 +35,41 @@ def map_ranges(data_file: Path) -> list[tuple[int, int]]:
     return out
 
 
+def shared_resident_bytes() -> int:
+    """This process's resident file-backed (and shared) memory, from /proc/self/statm; 0 elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[2]) * _PAGE
+    except OSError:
+        return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 class MapReleaser:
-    """Releases the resident pages of one LMDB data file's map."""
+    """Releases the resident pages of one LMDB data file's map.
+
+    The kernel maps neighbouring cached pages along with each one a read faults in (fault-around), so how
+    much a search makes resident cannot be counted from what it reads; `maybe_release` measures it
+    instead: it releases once the process's file-backed resident memory has grown `limit` bytes past
+    where the last release left it.
+    """
 
     def __init__(self, data_file: Path):
         self.data_file = data_file
         self._ranges: list[tuple[int, int]] | None = None
         self._madvise = _libc_madvise()
+        self._floor: int | None = None
         self.releases = 0
+
+    def maybe_release(self, limit: int) -> None:
+        now = shared_resident_bytes()
+        if self._floor is None:
+            self._floor = now
+        elif now - self._floor > limit:
+            self.release()
+            self._floor = shared_resident_bytes()
 
     def release(self) -> None:
         if self._madvise is None:
