@@ -584,7 +584,8 @@ def format_table(report: dict) -> str:
     return "\n".join(out)
 
 
-def plot(report: dict, path: Path) -> Path | None:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or None (with a note) when matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -592,6 +593,13 @@ def plot(report: dict, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'vecdb[bench]')")
+        return None
+    return plt
+
+
+def plot(report: dict, path: Path) -> Path | None:
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
     panels = [

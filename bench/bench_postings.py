@@ -39,6 +39,7 @@ from .bench_index import (
     latency_sweep,
     load_dataset,
     proc_status,
+    pyplot,
     run_worker,
 )
 from .systems import Vecdb
@@ -515,13 +516,8 @@ def format_sweep(report: dict) -> str:
 
 
 def plot_sweep(report: dict, path: Path) -> Path | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'vecdb[bench]')")
+    plt = pyplot()
+    if plt is None:
         return None
     pts = [p for p in report.get("points", []) if "error" not in p]
     if not pts:

@@ -161,3 +161,15 @@ def test_map_pages_are_handed_back_after_reads(tmp_path, rng):
         # the pages come back on demand: results are unchanged
         assert recall(cur, flat, x[:10] + 0.1, "big") >= 0.95
         assert cur.stats()["index_stats"]["map_releases"] >= 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise release is Linux-only")
+def test_writes_hand_back_map_pages_past_the_cache_budget(tmp_path, rng):
+    budget = 1 << 20
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=budget) as db:
+        col = db.create_collection("c", dim=64, index="flat")
+        x = rng.normal(size=(2000, 64)).astype(np.float32)
+        for lo in range(0, 40_000, 2000):  # ~10 MB of vectors through the map, ten times the budget
+            col.upsert(np.arange(lo, lo + 2000), x, tenants="t")
+        assert db._store.map_pages.releases >= 2
+        assert _resident_kb(tmp_path / "d" / "data.mdb") < 4 * budget // 1024

@@ -251,7 +251,7 @@ class CuratorIndex(VectorIndex):
         shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
         patience turns the adaptive stop off, so the budget alone decides. Disk mode only: prune (skip
         postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)
-        and rerank (candidates checked on their exact vectors); patience does not apply there."""
+        and rerank (the most candidates kept for the exact rerank)."""
         view = self._view(tenant)
         if self.disk is not None:
             prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import FAST, L2, proxy
+from .distances import FAST, L2
 from .heap import heap_push
-from .tree_search import _fpop, _fpush, _lower_bound
+from .tree_search import _fpop, _fpush, _lower_bound, push_children
 
 #: code formats: name -> code dtype
 FORMATS = {"int8": np.int8, "fp32": np.float32}
@@ -107,13 +107,8 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
             bounds[n_out] = bound
             n_out += 1
             held += t_list_start[u + 1] - t_list_start[u]
-        for j in range(t_child_start[u], t_child_start[u + 1]):
-            c = t_children[j]
-            g = t_node[c]
-            d = proxy(q, centroids[g], metric)
-            if t_child_start[c + 1] > t_child_start[c]:
-                d = _lower_bound(d, radius[g], qnorm, metric)
-            size = _fpush(fd, fn, size, np.float32(d), c)
+        size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
+                             metric)
     counters[0] = size
     counters[1] = held
     return out, bounds, n_out

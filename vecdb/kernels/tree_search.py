@@ -78,6 +78,20 @@ def _lower_bound(d, radius, qnorm, metric):
 
 
 @nb.njit(cache=True, nogil=True)
+def push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm, metric):
+    """Push local node u's children onto the frontier (fd, fn): shortlists keyed by centroid distance,
+    internal nodes by their ball's lower bound. Returns the new frontier size."""
+    for j in range(t_child_start[u], t_child_start[u + 1]):
+        c = t_children[j]
+        g = t_node[c]
+        d = proxy(q, centroids[g], metric)
+        if t_child_start[c + 1] > t_child_start[c]:
+            d = _lower_bound(d, radius[g], qnorm, metric)
+        size = _fpush(fd, fn, size, np.float32(d), c)
+    return size
+
+
+@nb.njit(cache=True, nogil=True)
 def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t_children,
                   t_list_start, t_slots, k, budget, patience, metric):
     """Top-k of one query among a tenant's vectors.
@@ -129,13 +143,8 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
                 stale += 1
             if patience > 0 and stale >= patience and scanned - useful >= useful:
                 break
-        for j in range(t_child_start[u], t_child_start[u + 1]):
-            c = t_children[j]
-            g = t_node[c]
-            d = proxy(q, centroids[g], metric)
-            if t_child_start[c + 1] > t_child_start[c]:
-                d = _lower_bound(d, radius[g], qnorm, metric)
-            size = _fpush(fd, fn, size, np.float32(d), c)
+        size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
+                             metric)
     heap_sort(res_d, res_s)
     for i in range(k):
         if res_s[i] >= 0:

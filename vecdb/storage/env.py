@@ -125,6 +125,8 @@ class Store:
                 raise
             try:
                 txn.commit()
+                # Writes read B-tree pages through the map too: keep what they leave resident in bounds.
+                self.map_pages.maybe_release(self.settings.cache_budget)
             except lmdb.MapFullError as e:
                 raise ResourceExhaustedError(
                     f"database at {str(self.path)!r} reached its map size of {self.settings.map_size} bytes; "
