@@ -55,18 +55,38 @@ def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
     assert after["cache_bytes"] <= after["cache_capacity_bytes"] <= budget
 
 
+def _posting_keys(col) -> int:
+    idx = col._index
+    with idx.store.read() as txn:
+        cur = txn.cursor(idx.store.dbs["index"])
+        n = 0
+        if cur.set_range(idx.postings.base):
+            for key in cur.iternext(values=False):
+                if not key.startswith(idx.postings.base):
+                    break
+                n += 1
+        return n
+
+
 def test_reopen_in_either_mode_answers_the_same(tmp_path, rng):
+    """Memory mode keeps no postings (its writes only mark them stale); disk mode builds them on load."""
     with vecdb.open(tmp_path / "d", durable=False) as db:
         cols, x = _build(db, rng)
         cols[0].delete(np.arange(0, 6000, 5))
         cols[1].delete(np.arange(0, 6000, 5))
         assert cols[0].stats()["index_stats"]["mode"] == "memory"
+        assert _posting_keys(cols[0]) == 0
     queries = x[:30] + 0.1
     for cache in (10_000, None, 10_000):
         with vecdb.open(tmp_path / "d", cache_bytes=cache) as db:
             cols = [db.collection("cur"), db.collection("flat")]
             assert cols[0].stats()["index_stats"]["mode"] == ("memory" if cache is None else "disk")
             assert recall(*cols, queries, "big") >= 0.95
+            if cache is None:  # a memory-mode write leaves the postings stale for the next disk-mode open
+                for col in cols:
+                    col.upsert([6000], x[:1] + 0.01, tenants="big")
+            else:
+                assert _posting_keys(cols[0]) > 0
 
 
 def test_a_growing_collection_switches_to_disk_mode(tmp_path, rng):

@@ -9,7 +9,8 @@ In memory, per collection:
 - a TenantTree per tenant (tenant_tree.py), loaded from LMDB the first time the tenant is used.
 
 In LMDB (sub-database `index`, keys after the collection's 4-byte id):
-- `T`: the tree (npz); `R`: its node radii (float32); `M`: JSON state (rows at the last rebuild);
+- `T`: the tree (npz); `R`: its node radii (float32); `M`: JSON state (rows at the last rebuild, whether
+  the postings are current);
 - `L` + id (8 bytes, big-endian): the vector's leaf (u32);
 - `S` + tno (4) + node (4): one shortlist, as the ids it holds (int64);
 - `P` + tno (4) + node (4) + chunk (4): the same shortlist as a posting list of ids and codes (postings.py).
@@ -18,9 +19,9 @@ is rebuilt.
 
 Two modes, chosen by `cache_bytes` (Settings.cache_budget) when the index loads: while every vector fits
 in it, the slab is in RAM and searches scan it (memory mode); otherwise there is no slab, and searches read
-the tenant's postings through a RAM cache of that size (disk mode, disk_search.py). Postings are kept
-current in both modes, so reopening with another budget just works; a collection that outgrows the
-budget while open switches to disk mode.
+the tenant's postings through a RAM cache of that size (disk mode, disk_search.py). Memory mode does not
+keep postings (they would triple its write cost): its writes mark them stale in `M`, and disk mode builds
+them afresh when it loads, or when a collection outgrows the budget while open and switches.
 
 Before a collection holds `train_min` vectors the tree is a single root, so every search is exact. Once
 it does, the tree is built by hierarchical k-means over all vectors and every tenant's shortlists are
@@ -121,27 +122,39 @@ class CuratorIndex(VectorIndex):
         self.cache_budget = settings.cache_budget
         self.postings = PostingStore(store.dbs["index"], self.prefix, info.dim, self.opts["codes"])
         self.disk: DiskSearcher | None = None  # set in disk mode
+        self._postings_current = False  # the `P` keys match the shortlists (memory mode lets them go stale)
         self.slab = None
         self._new_tenant_map()
 
     # ---- loading -------------------------------------------------------------------------------
 
-    def _ensure_loaded(self) -> None:
+    def _ensure_loaded(self, write_txn: lmdb.Transaction | None = None) -> None:
+        """Load on first use. Disk mode needs current postings: if memory-mode writes left them stale,
+        they are built here, in `write_txn` or a write transaction of their own (taking the store's
+        write lock before the index lock, in the order writes take them)."""
         if self._loaded:
             return
-        with self._lock:
-            if not self._loaded:
-                with self.store.read() as txn:
-                    self._load(txn)
-                self._loaded = True
+        with self.store.write_lock, self._lock:
+            if self._loaded:
+                return
+            with self.store.read() as txn:
+                self._load(txn)
+            if self.disk is not None and not self._postings_current:
+                if write_txn is not None:
+                    self._build_postings(write_txn)
+                else:
+                    with self.store.write() as txn:
+                        self._build_postings(txn)
+            self._loaded = True
 
     def _load(self, txn: lmdb.Transaction) -> None:
         db = self.store.dbs["index"]
         raw = txn.get(self.prefix + b"T", db=db)
         self.tree = SharedTree(self.info.dim) if raw is None else SharedTree.from_bytes(raw, self.info.dim)
         self._unsplittable = set()
-        meta = txn.get(self.prefix + b"M", db=db)
-        self.trained_rows = json.loads(bytes(meta))["trained_rows"] if meta else 0
+        meta = json.loads(bytes(txn.get(self.prefix + b"M", db=db) or b"{}"))
+        self.trained_rows = meta.get("trained_rows", 0)
+        self._postings_current = meta.get("postings_current", False)
         ids, leaves = self._read_leaves(txn)
         vecs = None
         if self._fits_in_memory(len(ids)):
@@ -306,7 +319,7 @@ class CuratorIndex(VectorIndex):
         # In-memory state changes here, inside the transaction; a failed commit calls reset() so the
         # next use reloads from LMDB. Loading reads the last commit, i.e. the state before `change`
         # (the caller holds the write lock, so nothing commits in between).
-        self._ensure_loaded()
+        self._ensure_loaded(txn)
         with self._lock:
             touched: dict[int, set[int]] = {}
             if len(change.removed_ids):
@@ -333,7 +346,7 @@ class CuratorIndex(VectorIndex):
             if self.n_dead > max(10_000, self.n_rows // 3) or unsorted > max(50_000, self.sorted_rows):
                 self._relayout()
             if self.slab is not None and not self._fits_in_memory(self._live_rows()):
-                self._to_disk_mode()
+                self._to_disk_mode(txn)
         # The cache drops postings this write replaced only after the commit (publish), so a search
         # reading the last commit meanwhile cannot cache a version that is about to go stale.
         return publish
@@ -354,12 +367,34 @@ class CuratorIndex(VectorIndex):
     def _encode_ids(self, txn: lmdb.Transaction, ids: np.ndarray) -> Rows:
         return self._encode(ids, self._vectors_by_id(txn, ids), self.leaf_of[self._slots(ids)])
 
-    def _to_disk_mode(self) -> None:
-        """The vectors outgrew the cache budget: drop the slab and packed copies; read postings instead."""
+    def _to_disk_mode(self, txn: lmdb.Transaction) -> None:
+        """The vectors outgrew the cache budget: bring the postings up to date (from the slab, while it is
+        there), then drop the slab and packed copies and read postings instead."""
+        if not self._postings_current:
+            self._build_postings(txn)
         self.slab = None
         for tt in self._tenants.values():
             tt.view = None
         self._set_mode(False)
+
+    def _build_postings(self, txn: lmdb.Transaction) -> None:
+        """Write every tenant's postings afresh from its shortlists (memory mode does not keep them)."""
+        self.store.delete_prefix(txn, "index", self.prefix + b"P")
+        for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
+            if count:
+                tt = self._tenant(tno, txn)
+                lists = [(tno, node, None, self.slab_ids[slots]) for node, slots in tt.lists.items()]
+                self.postings.sync(txn, lists, None, partial(self._encode_ids, txn), reuse_old=False)
+        self._set_postings_current(txn, True)
+
+    def _set_postings_current(self, txn: lmdb.Transaction, current: bool) -> None:
+        if current != self._postings_current:
+            self._postings_current = current
+            self._save_meta(txn)
+
+    def _save_meta(self, txn: lmdb.Transaction) -> None:
+        meta = {"trained_rows": self.trained_rows, "postings_current": self._postings_current}
+        txn.put(self.prefix + b"M", json.dumps(meta).encode(), db=self.store.dbs["index"])
 
     def reset(self) -> None:
         """Forget in-memory state (after a failed commit); it is reloaded from LMDB on next use."""
@@ -487,7 +522,6 @@ class CuratorIndex(VectorIndex):
         self._split_big_leaves(txn)
         self._relayout()
         self.trained_rows = self.n_rows
-        db = self.store.dbs["index"]
         self.store.delete_prefix(txn, "index", self.prefix + b"L")
         self._save_leaves(txn, self.slab_ids[: self.n_rows], self.leaf_of[: self.n_rows])
         # Every tenant is re-homed from its ids, whether or not it was loaded.
@@ -503,7 +537,7 @@ class CuratorIndex(VectorIndex):
                 tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
                           touched.setdefault(tno, set()))
         self._save_lists(txn, touched, Rows.concat(fresh, self.info.dim, self.opts["codes"]) if fresh else None)
-        txn.put(self.prefix + b"M", json.dumps({"trained_rows": self.trained_rows}).encode(), db=db)
+        self._save_meta(txn)
         self._save_tree(txn)
 
     def _split_big_leaves(self, txn: lmdb.Transaction) -> None:
@@ -573,8 +607,10 @@ class CuratorIndex(VectorIndex):
                 else:
                     txn.put(key, new_ids.astype("<i8").tobytes(), db=db)
                 changed.append((tno, node, old_ids, new_ids))
-        # Memory mode encodes from the slab; disk mode moves codes from the chunks being replaced.
-        self.postings.sync(txn, changed, fresh, partial(self._encode_ids, txn), reuse_old=self.slab is None)
+        if self.disk is None:  # memory mode keeps no postings: disk mode builds them when it needs them
+            self._set_postings_current(txn, False)
+        else:  # moving codes from the chunks being replaced
+            self.postings.sync(txn, changed, fresh, partial(self._encode_ids, txn))
 
     def _row_vectors(self, txn: lmdb.Transaction, rows: np.ndarray) -> np.ndarray:
         if self.slab is not None:

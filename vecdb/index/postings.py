@@ -180,12 +180,19 @@ class PostingStore:
         `encode_ids(ids)`."""
         plans = [self._plan(tno, node, old, new) for tno, node, old, new in lists]
         pool = self._pool(txn, plans if reuse_old else [], fresh)
+        keys, parts = [], []
         for tno, node, new, rewrite, drop in plans:
             for c in drop:
                 txn.delete(self._key(tno, node, c), db=self.db)
             for c in rewrite:
-                ids = new[c * self.cap:(c + 1) * self.cap]
-                txn.put(self._key(tno, node, c), pool.rows_for(ids, encode_ids).to_bytes(self.fmt), db=self.db)
+                keys.append(self._key(tno, node, c))
+                parts.append(new[c * self.cap:(c + 1) * self.cap])
+        if not keys:
+            return
+        rows = pool.rows_for(np.concatenate(parts), encode_ids)  # one gather (and one encode) for all
+        ends = np.cumsum([len(p) for p in parts])
+        values = (rows.take(slice(end - len(p), end)).to_bytes(self.fmt) for end, p in zip(ends, parts, strict=True))
+        txn.cursor(self.db).putmulti(zip(keys, values, strict=True))
 
     def _key(self, tno: int, node: int, chunk: int) -> bytes:
         return self.list_prefix(tno, node) + chunk.to_bytes(4, "big")

@@ -120,7 +120,7 @@ class TenantTree:
                     gone.setdefault(node, []).append(s)
                     break
         for node, rm in gone.items():
-            kept = lists[node][_keep_mask(lists[node], rm)]
+            kept = _swap_remove(lists[node], _keep_mask(lists[node], rm))
             touched.add(node)
             if len(kept):
                 lists[node] = kept
@@ -221,6 +221,17 @@ class TenantTree:
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())
         return lists + 100 * len(self.counts) + (self.view.nbytes() if self.view is not None else 0)
+
+
+def _swap_remove(slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """slots[keep], but with each removed entry's place taken by one from the end rather than every later
+    entry moving up: positions of the other entries stay, so only the stored posting chunks holding a
+    hole or the tail change (index/postings.py rewrites chunks whose ids changed)."""
+    n_keep = int(keep.sum())
+    out = slots[:n_keep].copy()
+    holes = np.flatnonzero(~keep[:n_keep])
+    out[holes] = slots[n_keep:][keep[n_keep:]]
+    return out
 
 
 def _keep_mask(slots: np.ndarray, remove: list[int]) -> np.ndarray:
