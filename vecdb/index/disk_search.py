@@ -28,6 +28,7 @@ class DiskSearcher:
         self.store, self.cid, self.dim, self.metric, self.cosine = store, cid, dim, metric, cosine
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
+        # Updated under the cache lock, which a query holds from its first read to its rerank.
         self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
         # Map pages reads leave resident are handed back once they pass the cache budget (checked every
         # _CHECK_EVERY queries; storage/residency.py).
@@ -44,12 +45,13 @@ class DiskSearcher:
                 read = self._scan(txn, q, tno, view, k, budget, prune, patience, state)
                 found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
                 exact = vectors_store.get_many(self.store, txn, self.cid, found, self.dim)
+                self.counters["queries"] += 1
+                self.counters["postings_read"] += read
+                self.counters["reranked"] += len(found)
+                check = self.counters["queries"] % _CHECK_EVERY == 0
             ids[i], dists[i] = self._rerank(q, found, exact, k)
-            self.counters["queries"] += 1
-            if self.counters["queries"] % _CHECK_EVERY == 0:
+            if check:
                 self.store.map_pages.maybe_release(self._release_at)
-            self.counters["postings_read"] += read
-            self.counters["reranked"] += len(found)
         return ids, dists
 
     def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
