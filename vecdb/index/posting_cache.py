@@ -4,7 +4,8 @@ One preallocated arena of posting rows (ids, scales, norms, codes), so the scan 
 posting in place and a query's postings are scanned in one kernel call. Postings are placed round-robin
 (a FIFO ring, as in log-structured caches): a new posting overwrites the oldest ones, so there is no
 fragmentation and eviction is O(1). A posting bigger than the whole arena is not cached (the caller scans
-it straight from the LMDB map).
+it straight from the LMDB map). The caller reserves room (`reserve`) and fills the rows itself (the miss
+scan kernel copies them in while it scans).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..kernels.postings import FORMATS
-from .postings import Rows, row_bytes
+from .postings import row_bytes
 
 
 class PostingCache:
@@ -51,9 +52,9 @@ class PostingCache:
     def reserve(self, key: tuple[int, int], n: int) -> int:
         """Make room for a posting of n rows and register it; -> its first row, or -1 if it is bigger
         than the arena. The caller fills the rows before releasing the lock."""
+        self.invalidate([key])  # whatever happens, an older copy of this posting must not stay
         if n > self.rows_cap:
             return -1
-        self.invalidate([key])
         if self.head + n > self.rows_cap:
             self._evict(self.head, self.rows_cap)  # the tail end is skipped; its postings are the oldest
             self.head = 0
@@ -63,24 +64,6 @@ class PostingCache:
         self.entries[key] = (start, n)
         self.used_rows += n
         return start
-
-    def put(self, key: tuple[int, int], chunks: list[Rows]) -> tuple[int, int] | None:
-        """Copy a posting (its chunks, in order) into the arena; -> its (start, rows), or None if it is
-        bigger than the arena."""
-        n = sum(len(c) for c in chunks)
-        start = self.reserve(key, n)
-        if start < 0:
-            return None
-        pos = start
-        for c in chunks:
-            end = pos + len(c)
-            self.ids[pos:end] = c.ids
-            self.refs[pos:end] = c.refs
-            self.scale[pos:end] = c.scale
-            self.sqnorm[pos:end] = c.sqnorm
-            self.codes[pos:end] = c.codes
-            pos = end
-        return start, n
 
     def invalidate(self, keys) -> None:
         for key in keys:
