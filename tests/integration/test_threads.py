@@ -5,12 +5,21 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
+import vecdb
 from tests.conftest import brute_force
 
+#: the tree index in memory mode, and in disk mode (a 20 kB cache: postings read while being rewritten),
+#: with thresholds small enough that the tree is trained and shortlists split and merge
+MODES = {"memory": None, "disk": 20_000}
+SMALL_TREE = {"tau": 16, "max_leaf": 64, "train_min": 256, "branching": 8}
 
-def test_concurrent_readers_and_writer(db, rng):
-    col = db.create_collection("c", dim=8)
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_concurrent_readers_and_writer(tmp_path, rng, mode):
+    db = vecdb.open(tmp_path / "d", cache_bytes=MODES[mode])
+    col = db.create_collection("c", dim=8, **SMALL_TREE)
     base = rng.normal(size=(2000, 8)).astype(np.float32)
     col.upsert(np.arange(2000), base, tenants=[["a"] if i % 2 else ["a", "b"] for i in range(2000)])
     errors: list[BaseException] = []
@@ -41,6 +50,7 @@ def test_concurrent_readers_and_writer(db, rng):
         t.join()
     assert not errors, errors[0]
     assert col.count() == 3000 and col.count(tenant="b") == 2000
+    assert col.stats()["index_stats"]["mode"] == mode
     ids_b = np.concatenate([np.arange(0, 2000, 2), np.arange(10_000, 11_000)])
     vecs_b = np.concatenate([base[::2], extra])
     q = rng.normal(size=8).astype(np.float32)
