@@ -433,48 +433,20 @@ def format_sweep(report: dict) -> str:
         f"(a query at the origin), then every query once on 1 thread; "
         f"RSS growth from before vecdb.open to after the queries"
     )
-    head = [
-        "cache x raw",
-        "cache MB",
-        "mode",
-        "recall",
-        "p50 ms",
-        "p99 ms",
-        "postings/q",
-        "rows/q",
-        "KB read/q",
-        "hit ratio",
-        "RSS MB",
-        "anon MB",
-        "file MB",
-        "load s",
-        "p50 / hnsw-t",
-        "RSS / hnsw-s",
-    ]
+    head = ["cache x raw", "cache MB", "mode", *QUERY_COLUMNS, "p50 / hnsw-t", "RSS / hnsw-s"]
     rows, errors = [], []
     ratios = {r["fraction"]: r for r in report.get("ratios", [])}
     for p in report.get("points", []):
         if "error" in p:
             errors.append(f"  cache {p['fraction']:g}: {p['error'].strip().splitlines()[-1] if p['error'] else ''}")
             continue
-        g, rt = p["rss_growth"], ratios.get(p["fraction"], {})
-        load = (p["open_s"] or 0) + (p["first_query_s"] or 0)
+        rt = ratios.get(p["fraction"], {})
         rows.append(
             [
                 f"{p['fraction']:g}",
                 _mb(p["cache_bytes"], ".2f"),
                 _fmt(p.get("mode")),
-                _fmt(p["recall"], ".3f"),
-                _fmt(p["p50_ms"]),
-                _fmt(p["p99_ms"]),
-                _fmt(p.get("postings_per_query"), ".1f"),
-                _fmt(p.get("rows_per_query"), ".0f"),
-                _fmt(None if p.get("bytes_read_per_query") is None else p["bytes_read_per_query"] / 1024, ".1f"),
-                _fmt(p.get("cache_hit_ratio"), ".3f"),
-                _mb(g.get("VmRSS")),
-                _mb(g.get("RssAnon")),
-                _mb(g.get("RssFile")),
-                _fmt(load, ".2f"),
+                *query_cells(p),
                 _fmt(rt.get("p50_vs_hnsw_tenant"), ".2f"),
                 _fmt(rt.get("rss_vs_hnsw_shared"), ".2f"),
             ]
@@ -513,6 +485,30 @@ def format_sweep(report: dict) -> str:
     if errors:
         out += ["failed:", *errors]
     return "\n".join(out)
+
+
+#: the columns every table of a query run has (query_cells fills them)
+QUERY_COLUMNS = ["recall", "p50 ms", "p99 ms", "postings/q", "rows/q", "KB read/q", "hit ratio", "RSS MB", "anon MB",
+                 "file MB", "load s"]
+
+
+def query_cells(p: dict) -> list[str]:
+    """QUERY_COLUMNS of one query_worker result."""
+    g = p["rss_growth"]
+    kb = None if p.get("bytes_read_per_query") is None else p["bytes_read_per_query"] / 1024
+    return [
+        _fmt(p["recall"], ".3f"),
+        _fmt(p["p50_ms"]),
+        _fmt(p["p99_ms"]),
+        _fmt(p.get("postings_per_query"), ".1f"),
+        _fmt(p.get("rows_per_query"), ".0f"),
+        _fmt(kb, ".1f"),
+        _fmt(p.get("cache_hit_ratio"), ".3f"),
+        _mb(g.get("VmRSS")),
+        _mb(g.get("RssAnon")),
+        _mb(g.get("RssFile")),
+        _fmt((p["open_s"] or 0) + (p["first_query_s"] or 0), ".2f"),
+    ]
 
 
 def plot_sweep(report: dict, path: Path) -> Path | None:
@@ -905,41 +901,8 @@ def format_big(report: dict) -> str:
         _fmt(disk / raw if disk else None, ".2f"),
         _fmt((b.get("index_stats") or {}).get("mode")),
     ]
-    g = q["rss_growth"]
-    qhead = [
-        "cache x raw",
-        "cache MB",
-        "mode",
-        "queries",
-        "recall",
-        "p50 ms",
-        "p99 ms",
-        "postings/q",
-        "rows/q",
-        "KB read/q",
-        "hit ratio",
-        "RSS MB",
-        "anon MB",
-        "file MB",
-        "load s",
-    ]
-    qrow = [
-        f"{q['fraction']:g}",
-        _mb(q["cache_bytes"]),
-        _fmt(q.get("mode")),
-        str(q["nq"]),
-        _fmt(q["recall"], ".3f"),
-        _fmt(q["p50_ms"]),
-        _fmt(q["p99_ms"]),
-        _fmt(q.get("postings_per_query"), ".1f"),
-        _fmt(q.get("rows_per_query"), ".0f"),
-        _fmt(None if q.get("bytes_read_per_query") is None else q["bytes_read_per_query"] / 1024, ".1f"),
-        _fmt(q.get("cache_hit_ratio"), ".3f"),
-        _mb(g.get("VmRSS")),
-        _mb(g.get("RssAnon")),
-        _mb(g.get("RssFile")),
-        _fmt((q["open_s"] or 0) + (q["first_query_s"] or 0), ".2f"),
-    ]
+    qhead = ["cache x raw", "cache MB", "mode", "queries", *QUERY_COLUMNS]
+    qrow = [f"{q['fraction']:g}", _mb(q["cache_bytes"]), _fmt(q.get("mode")), str(q["nq"]), *query_cells(q)]
     return "\n".join(
         [
             title,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import vecdb
-from vecdb.index.postings import PAGE, chunk_capacity, row_bytes
+from vecdb.index.postings import PAGE, Rows, chunk_capacity, row_bytes
 
 from .test_curator import _both, _pair, clustered, recall
 
@@ -147,7 +147,7 @@ def test_postings_match_shortlists_after_churn(tmp_path, rng):
             for tno in range(len(cur.tenants()) + 1):
                 tt = idx._tenant(tno, txn)
                 for node, slots in tt.lists.items():
-                    chunks, _ = idx.postings.read_list(txn, tno, node)
+                    chunks = [Rows.from_buffer(v, idx.postings.dim) for v in idx.postings.read_values(txn, tno, node)]
                     got = np.concatenate([c.ids for c in chunks])
                     assert got.tolist() == idx.slab_ids[slots].tolist()
                     assert all(len(c) <= idx.postings.cap for c in chunks)

@@ -266,18 +266,14 @@ class CuratorIndex(VectorIndex):
         postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)
         and rerank (the most candidates kept for the exact rerank)."""
         view = self._view(tenant)
-        if self.disk is not None:
-            prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)
-            rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
-            if budget is None and patience is None:
-                budget, patience = view.default_budget, self.opts["patience"]
-            else:
-                budget, patience = self._check_knobs(view, budget, patience)
-            return self.disk.search(queries, k, tenant, view, budget, prune, rerank, patience)
         if budget is None and patience is None:
             budget, patience = view.default_budget, self.opts["patience"]
         else:
             budget, patience = self._check_knobs(view, budget, patience)
+        if self.disk is not None:
+            prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)
+            rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
+            return self.disk.search(queries, k, tenant, view, budget, prune, rerank, patience)
         args = (view.centroids, view.radius, view.slab, view.slab_ids, view.t_node, view.t_child_start,
                 view.t_children, view.t_list_start, view.t_slots, k, int(budget), int(patience), self.metric)
         if len(queries) == 1:

@@ -19,7 +19,6 @@ from .tenant_tree import TenantView
 
 #: postings planned and scanned per step (each step tightens the bound that prunes the next)
 _GROUP = 4
-_CHECK_EVERY = 8
 
 
 class DiskSearcher:
@@ -28,10 +27,11 @@ class DiskSearcher:
         self.store, self.cid, self.dim, self.metric, self.cosine = store, cid, dim, metric, cosine
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
+        self.residual = postings.fmt == "int8"  # int8 codes are residuals from their leaf's centroid
         # Updated under the cache lock, which a query holds from its first read to its rerank.
         self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
-        # Map pages reads leave resident are handed back once they pass the cache budget (checked every
-        # _CHECK_EVERY queries; storage/residency.py).
+        # Map pages reads leave resident are handed back once they pass the cache budget
+        # (storage/residency.py).
         self._release_at = max(8 << 20, cache_bytes)
 
     def search(self, queries: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
@@ -48,10 +48,8 @@ class DiskSearcher:
                 self.counters["queries"] += 1
                 self.counters["postings_read"] += read
                 self.counters["reranked"] += len(found)
-                check = self.counters["queries"] % _CHECK_EVERY == 0
             ids[i], dists[i] = self._rerank(q, found, exact, k)
-            if check:
-                self.store.map_pages.maybe_release(self._release_at)
+            self.store.map_pages.maybe_release(self._release_at)
         return ids, dists
 
     def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
@@ -65,7 +63,7 @@ class DiskSearcher:
         read = rows = useful = stale = 0
         while True:
             kth = hi_d[0]
-            nodes, _, n = plan_next(q, view.centroids, view.radius, view.t_node, view.t_child_start,
+            nodes, n = plan_next(q, view.centroids, view.radius, view.t_node, view.t_child_start,
                                     view.t_children, view.t_list_start, fd, fn, counters, limits, k, budget,
                                     prune, kth, _GROUP, self.metric)
             if n == 0:
@@ -85,8 +83,7 @@ class DiskSearcher:
                     state) -> None:
         """The cached postings in one kernel call, then the misses in another. `sizes`: the lists' lengths
         in memory, which tell how many chunks each has in LMDB."""
-        cache = self.cache
-        residual = self.postings.fmt == "int8"
+        cache, residual = self.cache, self.residual
         starts, lens, misses = [], [], []
         for node, size in zip(nodes, sizes, strict=True):
             hit = cache.get((tno, node))

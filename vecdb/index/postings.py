@@ -9,7 +9,7 @@ kernels/postings.py). Chunk
 overflow page of its own (a 16-byte header, then the value), so a full chunk wastes nothing, and every
 posting write frees and allocates single pages, which LMDB always reuses (runs of several pages would
 need contiguous free space, and under churn the file would grow instead). All chunks of a list but the
-last are full and laid out alike, so a whole list is parsed with a handful of numpy views.
+last are full, so a list's row count follows from its chunk count and the last chunk's header.
 
 Writes rewrite only the chunks whose ids changed (shortlists remove by swapping the last entry into the
 hole, so a delete touches one chunk plus the last). Codes are moved, not recomputed: a rewritten chunk
@@ -150,28 +150,6 @@ class PostingStore:
     def rows_in(self, values: list) -> int:
         """Rows held by a list's chunk values: every chunk but the last is full."""
         return (len(values) - 1) * self.cap + _HEADER.unpack_from(values[-1], 0)[0] if values else 0
-
-    def read_list(self, txn: lmdb.Transaction, tno: int, node: int) -> tuple[list[Rows], int]:
-        """A list's rows, in order, as at most two Rows (the full chunks, then the last one; the last may
-        view the map, so use it while `txn` is open); -> (parts, bytes read)."""
-        values = self.read_values(txn, tno, node)
-        if not values:
-            return [], 0
-        parts = [Rows.from_buffer(values[-1], self.dim)]
-        if len(values) > 1:
-            parts.insert(0, self._full_chunks(b"".join(values[:-1]), len(values) - 1))
-        return parts, sum(len(v) for v in values)
-
-    def _full_chunks(self, buf: bytes, n: int) -> Rows:
-        """Rows of n full chunks laid end to end: each column is one strided view, flattened."""
-        m = np.frombuffer(buf, dtype=np.uint8).reshape(n, -1)
-        cap, off = self.cap, _HEADER.size
-        cols = []
-        for dtype, width in (("<i8", 8), ("<u4", 4), ("<f4", 4), ("<f4", 4)):
-            cols.append(m[:, off:off + width * cap].view(dtype).reshape(-1))
-            off += width * cap
-        codes = m[:, off:].view(FORMATS[self.fmt]).reshape(n * cap, self.dim)
-        return Rows(*cols, codes)
 
     def sync(self, txn: lmdb.Transaction, lists: list[tuple[int, int, np.ndarray | None, np.ndarray | None]],
              fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True) -> None:

@@ -81,9 +81,8 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
     `threshold` (the caller's k-th smallest upper bound so far) is dropped: nothing below it can enter the
     top k. The plan ends once the lists planned hold `budget` rows (and at least k), and, for l2 with
     prune >= 0, at the first list whose centroid is more than (1 + prune) times farther than the nearest
-    list's (SPANN's query-aware pruning). Returns (nodes int64[n], lower bounds float32[n], n)."""
+    list's (SPANN's query-aware pruning). Returns (nodes int64[max_out], n): the first n are the lists."""
     out = np.empty(max_out, dtype=np.int64)
-    bounds = np.empty(max_out, dtype=np.float32)
     size, held = counters[0], counters[1]
     qnorm = 0.0
     if metric != L2:
@@ -104,14 +103,13 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
             if prune >= 0 and metric == L2 and limits[0] == np.inf:
                 limits[0] = key * (1.0 + prune) * (1.0 + prune)  # keys are squared distances
             out[n_out] = u
-            bounds[n_out] = bound
             n_out += 1
             held += t_list_start[u + 1] - t_list_start[u]
         size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
                              metric)
     counters[0] = size
     counters[1] = held
-    return out, bounds, n_out
+    return out, n_out
 
 
 _QC_SLOTS = 1024  # direct-mapped memo of per-centroid terms (rows of one posting share few refs)

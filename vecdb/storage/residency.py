@@ -52,22 +52,26 @@ class MapReleaser:
 
     The kernel maps neighbouring cached pages along with each one a read faults in (fault-around), so how
     much a search makes resident cannot be counted from what it reads; `maybe_release` measures it
-    instead: it releases once the process's file-backed resident memory has grown `limit` bytes past
-    where the last release left it.
+    instead (on every CHECK_EVERY-th call, so the hot paths calling it pay for a /proc read rarely): it
+    releases once the process's file-backed resident memory has grown `limit` bytes past where the last
+    release left it.
     """
+
+    CHECK_EVERY = 8
 
     def __init__(self, data_file: Path):
         self.data_file = data_file
         self._ranges: list[tuple[int, int]] | None = None
         self._madvise = _libc_madvise()
-        self._floor: int | None = None
+        self._floor = shared_resident_bytes()
+        self._calls = 0
         self.releases = 0
 
     def maybe_release(self, limit: int) -> None:
-        now = shared_resident_bytes()
-        if self._floor is None:
-            self._floor = now
-        elif now - self._floor > limit:
+        self._calls += 1
+        if self._calls % self.CHECK_EVERY:
+            return
+        if shared_resident_bytes() - self._floor > limit:
             self.release()
             self._floor = shared_resident_bytes()
 
