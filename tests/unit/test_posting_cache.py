@@ -1,5 +1,6 @@
-"""The FIFO ring of the disk-mode posting cache: whatever the sequence of reservations and invalidations,
-live postings never overlap, stay inside the arena and account for the rows held."""
+"""The FIFO ring of the disk-mode posting cache (kernels/disk_query.py): whatever the sequence of
+reservations and invalidations, cached postings never overlap, stay inside the arena and account for the
+rows held."""
 
 from __future__ import annotations
 
@@ -8,42 +9,54 @@ from hypothesis import strategies as st
 
 from vecdb.index.posting_cache import PostingCache
 from vecdb.index.postings import row_bytes
+from vecdb.kernels.disk_query import COUNT, ring_reserve
 
 DIM = 4
 ROWS = 50
+POSTINGS = 20
 
 ops = st.lists(st.one_of(
-    st.tuples(st.just("reserve"), st.integers(0, 20), st.integers(0, 60)),
-    st.tuples(st.just("invalidate"), st.integers(0, 20), st.just(0)),
+    st.tuples(st.just("reserve"), st.integers(0, POSTINGS - 1), st.integers(0, 60)),
+    st.tuples(st.just("invalidate"), st.integers(0, POSTINGS - 1), st.just(0)),
 ), max_size=80)
 
 
+def reserve(cache: PostingCache, gp: int, n: int) -> int:
+    """What the query kernel does for a posting it reads."""
+    return ring_reserve(cache.r_gp, cache.r_start, cache.meta, cache.slot_start, cache.slot_len, cache.rows_cap,
+                        gp, n)
+
+
 @given(ops)
-def test_live_postings_never_overlap_and_fit(sequence):
+def test_cached_postings_never_overlap_and_fit(sequence):
     cache = PostingCache(ROWS * row_bytes(DIM, "int8"), DIM, "int8")
+    cache.grow(POSTINGS)
     assert cache.rows_cap == ROWS
-    for op, key, n in sequence:
+    for op, gp, n in sequence:
         if op == "reserve":
-            start = cache.reserve((1, key), n)
-            if n > ROWS:
-                assert start == -1 and (1, key) not in cache.entries
+            start = reserve(cache, gp, n)
+            if n == 0 or n > ROWS:
+                assert start == -1 and cache.slot(gp) is None
             else:
-                assert cache.entries[(1, key)] == (start, n)
+                assert cache.slot(gp) == (start, n)
         else:
-            cache.invalidate([(1, key)])
-        spans = sorted(cache.entries.values())
+            cache.invalidate([gp])
+            assert cache.slot(gp) is None
+        spans = sorted(s for s in map(cache.slot, range(POSTINGS)) if s is not None)
         for (s1, n1), (s2, _) in zip(spans, spans[1:], strict=False):
             assert s1 + n1 <= s2, spans
         assert all(0 <= s and s + n <= ROWS for s, n in spans)
         assert cache.used_rows == sum(n for _, n in spans)
+        assert cache.cached_postings == len(spans)
+        assert cache.meta[COUNT] <= ROWS  # ring entries own disjoint rows
         assert cache.held_bytes <= cache.capacity_bytes
 
 
-def test_hits_and_misses_are_counted():
+def test_newest_postings_stay_until_the_ring_comes_round():
     cache = PostingCache(10 * row_bytes(DIM, "fp32"), DIM, "fp32")
-    assert cache.get((0, 1)) is None
-    cache.reserve((0, 1), 3)
-    assert cache.get((0, 1)) == (0, 3)
-    assert (cache.hits, cache.misses) == (1, 1)
+    cache.grow(4)
+    assert [reserve(cache, gp, 3) for gp in range(3)] == [0, 3, 6]
+    assert reserve(cache, 3, 3) == 0  # wraps: the oldest posting goes, the others stay
+    assert cache.slot(0) is None and cache.slot(1) == (3, 3) and cache.slot(2) == (6, 3)
     cache.clear()
-    assert cache.get((0, 1)) is None and cache.used_rows == 0
+    assert cache.slot(1) is None and cache.used_rows == 0 and reserve(cache, 1, 2) == 0

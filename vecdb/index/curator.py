@@ -193,7 +193,7 @@ class CuratorIndex(VectorIndex):
 
     def _set_mode(self, in_memory: bool) -> None:
         if in_memory:
-            self.disk = None
+            self._close_disk()
         elif self.disk is None:
             self.disk = DiskSearcher(self.store, self.info.id, self.info.dim, self.metric,
                                      self.info.metric == "cosine", self.postings, self.cache_budget)
@@ -664,7 +664,13 @@ class CuratorIndex(VectorIndex):
         with self._lock:
             self._new_tenant_map()
             self._loaded = False
-            self.slab = self.disk = None
+            self.slab = None
+            self._close_disk()
+
+    def _close_disk(self) -> None:
+        if self.disk is not None:
+            self.disk.close()
+            self.disk = None
 
 
 def _group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:

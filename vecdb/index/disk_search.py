@@ -1,24 +1,106 @@
-"""Search in disk mode: which postings to read (kernel), fetching them through the RAM cache, scanning
-their codes (kernel) and reranking the best candidates on their exact vectors.
+"""Search in disk mode: one query kernel call (kernels/disk_query.py) plans the tenant's postings, scans
+the cached ones and reads the others from the data file; then the best candidates are reranked on their
+exact vectors.
 
-Only the shared tree and each tenant's subtree (TenantView without a slab) are in memory; posting rows
-come from the cache or, on a miss, zero-copy from the LMDB map, and are copied into the cache.
+Only the shared tree and each tenant's subtree (TenantView without a slab) are in memory, with the RAM
+cache of postings and the posting directory (where each posting's chunks are in the file).
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import weakref
+
 import numpy as np
 
+from ..errors import InternalError
+from ..kernels.disk_query import BYTES, FAILED, HITS, MISSES, PROGRESS_SLOTS, READ, SCANNED, disk_scan
 from ..kernels.distances import normalize_rows, one_to_many
-from ..kernels.postings import new_scan_state, plan_next, plan_start, scan_chunks, scan_codes, to_rerank
+from ..kernels.postings import new_scan_state, plan_start, to_rerank
 from ..storage import Store
 from ..storage import vectors as vectors_store
 from .posting_cache import PostingCache
-from .postings import PostingStore
+from .postings import PostingStore, row_bytes
 from .tenant_tree import TenantView
 
-#: postings planned and scanned per step (each step tightens the bound that prunes the next)
-_GROUP = 4
+
+class PostingDirectory:
+    """Where each posting's chunks sit in the LMDB data file, in one snapshot: so the query kernel reads
+    them with no Python per posting.
+
+    Any commit may move values (LMDB copies what it changes and reuses freed pages), so the directory
+    belongs to one snapshot (transaction id) and starts empty in a newer one; a query only uses entries
+    made in its own snapshot, whose pages its read transaction keeps as they are. Entries are made on
+    demand, as queries reach postings."""
+
+    def __init__(self, store: Store, postings: PostingStore):
+        self.postings = postings
+        self.psize = store.env.stat()["psize"]
+        self.fd = os.open(store.path / "data.mdb", os.O_RDONLY)
+        self._closer = weakref.finalize(self, os.close, self.fd)
+        self.base = -1  # the map's address: a value's file offset is its address minus this
+        self.first = np.zeros(0, dtype=np.int64)
+        self.n = np.full(0, -1, dtype=np.int64)  # per gp: chunks, -1: not looked up in this snapshot
+        self.off = np.zeros(1024, dtype=np.int64)
+        self.used = 0
+        self.snapshot = -1
+        self.scratch = self._scratch(1)  # a chunk-sized buffer per chunk of the longest posting
+
+    def _scratch(self, chunks: int) -> np.ndarray:
+        return np.empty((chunks, 8 + self.postings.cap * row_bytes(self.postings.dim, self.postings.fmt)), np.uint8)
+
+    def grow(self, postings: int) -> None:
+        have = len(self.n)
+        if postings > have:
+            size = max(postings, 2 * have, 1024)
+            self.first = np.concatenate([self.first, np.zeros(size - have, np.int64)])
+            self.n = np.concatenate([self.n, np.full(size - have, -1, np.int64)])
+
+    def use_snapshot(self, txn) -> None:
+        if txn.id() != self.snapshot:
+            self.n[:] = -1
+            self.used = 0
+            self.snapshot = txn.id()
+
+    def look_up(self, txn, tno: int, lists: list[tuple[int, int, int]]) -> None:
+        """Enter the chunks of (gp, node, rows in memory) lists of tenant tno."""
+        found = self.postings.read_many(txn, tno, [(node, rows) for _, node, rows in lists])
+        self._enter(found, [(gp, node) for gp, node, _ in lists])
+
+    def look_up_tenant(self, txn, tno: int, gps: list[tuple[int, int]]) -> None:
+        """Enter all of a tenant's (gp, node) lists, in one cursor pass over its postings."""
+        self._enter(self.postings.read_tenant(txn, tno), gps)
+
+    def _enter(self, found: dict[int, list], gps: list[tuple[int, int]]) -> None:
+        for gp, node in gps:
+            values = found.get(node, ())
+            need = self.used + len(values)
+            if need > len(self.off):
+                self.off = np.concatenate([self.off, np.zeros(max(need, len(self.off)), np.int64)])
+            if len(values) > len(self.scratch):
+                self.scratch = self._scratch(len(values))
+            for i, v in enumerate(values):
+                self.off[self.used + i] = self._address(v) - self._map_base(v)
+            self.first[gp] = self.used
+            self.n[gp] = len(values)
+            self.used = need
+
+    @staticmethod
+    def _address(value) -> int:
+        return np.frombuffer(value, np.uint8).__array_interface__["data"][0]
+
+    def _map_base(self, value) -> int:
+        """The map's address, from any value's: every LMDB page starts with its page number (a value over
+        half a page starts 16 bytes into an overflow page of its own, a smaller one inside a leaf page)."""
+        if self.base < 0:
+            page = self._address(value) & ~(self.psize - 1)
+            self.base = page - ctypes.c_uint64.from_address(page).value * self.psize
+        return self.base
+
+    def close(self) -> None:
+        self._closer()
+        self.fd = -1  # a search that still holds this directory fails to read instead of reading a reused fd
 
 
 class DiskSearcher:
@@ -27,7 +109,10 @@ class DiskSearcher:
         self.store, self.cid, self.dim, self.metric, self.cosine = store, cid, dim, metric, cosine
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
+        self.directory = PostingDirectory(store, postings)
         self.residual = postings.fmt == "int8"  # int8 codes are residuals from their leaf's centroid
+        self._gp: dict[tuple[int, int], int] = {}  # (tno, node) -> posting number
+        self._gp_of: dict[int, tuple[TenantView, np.ndarray]] = {}  # tno -> (view, gp per local node)
         # Updated under the cache lock, which a query holds from its first read to its rerank.
         self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
         # Map pages reads leave resident are handed back once they pass the cache budget
@@ -42,83 +127,61 @@ class DiskSearcher:
         for i, q in enumerate(queries):
             state = new_scan_state(k, width)
             with self.cache.lock, self.store.read(buffers=True) as txn:
-                read = self._scan(txn, q, tno, view, k, budget, prune, patience, state)
+                self.directory.use_snapshot(txn)
+                self._scan(txn, q, tno, view, k, budget, prune, patience, state)
                 found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
                 exact = vectors_store.get_many(self.store, txn, self.cid, found, self.dim)
-                self.counters["queries"] += 1
-                self.counters["postings_read"] += read
                 self.counters["reranked"] += len(found)
             ids[i], dists[i] = self._rerank(q, found, exact, k)
             self.store.map_pages.maybe_release(self._release_at)
         return ids, dists
 
     def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
-              patience: int, state) -> int:
-        """Plan and scan a few postings at a time, each plan step dropping the subtrees that cannot beat
-        the k-th smallest upper bound found so far. Like memory mode's adaptive stop, it also ends once
-        `patience` postings in a row left that bound where it was and they held at least as many rows as
-        it took to reach the last improvement (patience 0: off); -> postings read."""
-        fd, fn, counters, limits = plan_start(len(view.t_node))
-        hi_d = state[2]
-        read = rows = useful = stale = 0
+              patience: int, state) -> None:
+        """The query kernel, called again after each directory look-up it asks for."""
+        gp_of = self._postings_of(tno, view, txn)
+        cache, d = self.cache, self.directory
+        fd, fn, frontier, limits = plan_start(len(view.t_node))
+        prog = np.zeros(PROGRESS_SLOTS, dtype=np.int64)
+        kth_at = np.zeros(1, dtype=np.float32)
+        pending = np.zeros(4, dtype=np.int64)
         while True:
-            kth = hi_d[0]
-            nodes, n = plan_next(q, view.centroids, view.radius, view.t_node, view.t_child_start,
-                                    view.t_children, view.t_list_start, fd, fn, counters, limits, k, budget,
-                                    prune, kth, _GROUP, self.metric)
+            n = disk_scan(q, view.centroids, view.radius, view.t_node, view.t_child_start, view.t_children,
+                          view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, d.first, d.n,
+                          d.off, d.fd, self.postings.cap, d.scratch, cache.ids, cache.refs, cache.scale, cache.sqnorm,
+                          cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta,
+                          state, k, budget, prune, patience, self.residual, self.metric)
             if n == 0:
-                return read
-            sizes = view.t_list_start[nodes[:n] + 1] - view.t_list_start[nodes[:n]]
-            self._scan_group(txn, q, view.centroids, tno, view.t_node[nodes[:n]].tolist(), sizes.tolist(), state)
-            read += n
-            rows += int(sizes.sum())
-            if hi_d[0] < kth or kth == np.inf:
-                stale, useful = 0, rows
-            else:
-                stale += n
-                if 0 < patience <= stale and rows - useful >= useful:
-                    return read
+                break
+            lists = [(int(gp_of[u]), int(view.t_node[u]), int(view.t_list_start[u + 1] - view.t_list_start[u]))
+                     for u in pending[:n]]
+            d.look_up(txn, tno, [entry for entry in lists if d.n[entry[0]] < 0])
+        if prog[FAILED]:
+            raise InternalError(f"{int(prog[FAILED])} posting chunks of tenant {tno} could not be read from "
+                                f"{self.store.path / 'data.mdb'}")
+        cache.hits += int(prog[HITS])
+        cache.misses += int(prog[MISSES])
+        c = self.counters
+        c["queries"] += 1
+        c["postings_read"] += int(prog[READ])
+        c["posting_bytes_read"] += int(prog[BYTES])
+        c["rows_scanned"] += int(prog[SCANNED])
 
-    def _scan_group(self, txn, q: np.ndarray, centroids: np.ndarray, tno: int, nodes: list[int], sizes: list[int],
-                    state) -> None:
-        """The cached postings in one kernel call, then the misses in another. `sizes`: the lists' lengths
-        in memory, which tell how many chunks each has in LMDB."""
-        cache, residual = self.cache, self.residual
-        starts, lens, misses = [], [], []
-        for node, size in zip(nodes, sizes, strict=True):
-            hit = cache.get((tno, node))
-            if hit is None:
-                misses.append((node, size))
-            else:
-                starts.append(hit[0])
-                lens.append(hit[1])
-        scanned = 0
-        if starts:
-            scanned = scan_codes(q, cache.ids, cache.refs, cache.scale, cache.sqnorm, cache.codes,
-                                 np.array(starts, dtype=np.int64), np.array(lens, dtype=np.int64), centroids,
-                                 residual, state, self.metric)
-        if misses:
-            scanned += self._scan_misses(txn, q, centroids, residual, tno, misses, state)
-        self.counters["rows_scanned"] += scanned
-
-    def _scan_misses(self, txn, q, centroids, residual, tno, misses, state) -> int:
-        """Read the postings' chunks from the map in one call, make room for each posting in the cache
-        (FIFO), then scan them and fill the cache in one kernel call over the raw values."""
-        cache, cap = self.cache, self.postings.cap
-        by_node = self.postings.read_many(txn, tno, misses)
-        values, dest = [], []
-        for node, chunks in by_node.items():
-            start = cache.reserve((tno, node), self.postings.rows_in(chunks))
-            values += chunks
-            dest += [start + c * cap for c in range(len(chunks))] if start >= 0 else [-1] * len(chunks)
-        sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        offsets = np.zeros(len(values), dtype=np.int64)
-        np.cumsum(sizes[:-1], out=offsets[1:])
-        nbytes = int(sizes.sum())
-        self.counters["posting_bytes_read"] += nbytes
-        buf = np.frombuffer(b"".join(values), dtype=np.uint8)
-        return scan_chunks(q, buf, offsets, np.array(dest, dtype=np.int64), cache.ids, cache.refs, cache.scale,
-                           cache.sqnorm, cache.codes, centroids, residual, state, self.metric)
+    def _postings_of(self, tno: int, view: TenantView, txn) -> np.ndarray:
+        """The posting number of each of the tenant's local nodes (made again when its view changes). The
+        first time a tenant is searched, all its postings go into the directory in one pass (later ones
+        are looked up as queries reach them)."""
+        known = self._gp_of.get(tno)
+        if known is not None and known[0] is view:
+            return known[1]
+        nodes = view.t_node.tolist()
+        gp_of = np.array([self._gp.setdefault((tno, node), len(self._gp)) for node in nodes], dtype=np.int64)
+        self.cache.grow(len(self._gp))
+        self.directory.grow(len(self._gp))
+        self._gp_of[tno] = (view, gp_of)
+        if known is None:
+            self.directory.look_up_tenant(txn, tno, list(zip(gp_of.tolist(), nodes, strict=True)))
+        return gp_of
 
     def _rerank(self, q: np.ndarray, ids: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.cosine and len(vecs):
@@ -133,11 +196,15 @@ class DiskSearcher:
 
     def invalidate(self, keys) -> None:
         with self.cache.lock:
-            self.cache.invalidate(keys)
+            self.cache.invalidate([gp for gp in map(self._gp.get, keys) if gp is not None])
 
     def clear(self) -> None:
         with self.cache.lock:
             self.cache.clear()
+
+    def close(self) -> None:
+        with self.cache.lock:
+            self.directory.close()
 
     def stats(self) -> dict:
         c = self.cache
@@ -149,6 +216,6 @@ class DiskSearcher:
             "cache_hit_ratio": c.hits / looked if looked else 0.0,
             "cache_bytes": c.held_bytes,
             "cache_capacity_bytes": c.capacity_bytes,
-            "cached_postings": len(c.entries),
+            "cached_postings": c.cached_postings,
             "map_releases": self.store.map_pages.releases,
         }

@@ -1,20 +1,18 @@
 """The RAM cache of hot postings (disk mode), bounded by `cache_bytes`.
 
-One preallocated arena of posting rows (ids, scales, norms, codes), so the scan kernel reads any cached
-posting in place and a query's postings are scanned in one kernel call. Postings are placed round-robin
-(a FIFO ring, as in log-structured caches): a new posting overwrites the oldest ones, so there is no
-fragmentation and eviction is O(1). A posting bigger than the whole arena is not cached (the caller scans
-it straight from the LMDB map). The caller reserves room (`reserve`) and fills the rows itself (the miss
-scan kernel copies them in while it scans).
+One preallocated arena of posting rows (ids, refs, scales, norms, codes) that the query kernel reads in
+place and fills as it scans misses (kernels/disk_query.py: the FIFO ring and why). Postings are known by
+their number (gp, see disk_search.py); per gp the cache holds the posting's arena slot. A posting bigger
+than the whole arena is not cached (the kernel scans it straight from the LMDB map).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 
+from ..kernels.disk_query import USED, new_ring, uncache
 from ..kernels.postings import FORMATS
 from .postings import row_bytes
 
@@ -27,60 +25,44 @@ class PostingCache:
         self.scale = np.zeros(self.rows_cap, dtype=np.float32)
         self.sqnorm = np.zeros(self.rows_cap, dtype=np.float32)
         self.codes = np.zeros((self.rows_cap, dim), dtype=FORMATS[fmt])
-        self.entries: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()  # oldest first
-        self.head = 0
-        self.used_rows = 0
-        self.lock = threading.Lock()  # held by a query from lookup to the end of its scan
+        self.slot_start = np.full(0, -1, dtype=np.int64)  # per gp: first arena row, -1: not cached
+        self.slot_len = np.zeros(0, dtype=np.int64)
+        self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)
+        self.lock = threading.Lock()  # held by a query from its first look-up to the end of its scan
         self.hits = self.misses = 0
+
+    def grow(self, postings: int) -> None:
+        """Room for slots of gps below `postings`."""
+        have = len(self.slot_start)
+        if postings > have:
+            size = max(postings, 2 * have, 1024)
+            self.slot_start = np.concatenate([self.slot_start, np.full(size - have, -1, np.int64)])
+            self.slot_len = np.concatenate([self.slot_len, np.zeros(size - have, np.int64)])
 
     @property
     def capacity_bytes(self) -> int:
         return sum(a.nbytes for a in (self.ids, self.refs, self.scale, self.sqnorm, self.codes))
 
     @property
+    def used_rows(self) -> int:
+        return int(self.meta[USED])
+
+    @property
     def held_bytes(self) -> int:
         return self.used_rows * (self.capacity_bytes // max(self.rows_cap, 1))
 
-    def get(self, key: tuple[int, int]) -> tuple[int, int] | None:
-        hit = self.entries.get(key)
-        if hit is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return hit
+    @property
+    def cached_postings(self) -> int:
+        return int(np.count_nonzero(self.slot_start >= 0))
 
-    def reserve(self, key: tuple[int, int], n: int) -> int:
-        """Make room for a posting of n rows and register it; -> its first row, or -1 if it is bigger
-        than the arena. The caller fills the rows before releasing the lock."""
-        self.invalidate([key])  # whatever happens, an older copy of this posting must not stay
-        if n > self.rows_cap:
-            return -1
-        if self.head + n > self.rows_cap:
-            self._evict(self.head, self.rows_cap)  # the tail end is skipped; its postings are the oldest
-            self.head = 0
-        start = self.head
-        self._evict(start, start + n)
-        self.head = start + n
-        self.entries[key] = (start, n)
-        self.used_rows += n
-        return start
+    def slot(self, gp: int) -> tuple[int, int] | None:
+        start = int(self.slot_start[gp])
+        return None if start < 0 else (start, int(self.slot_len[gp]))
 
-    def invalidate(self, keys) -> None:
-        for key in keys:
-            gone = self.entries.pop(key, None)
-            if gone is not None:
-                self.used_rows -= gone[1]
+    def invalidate(self, gps) -> None:
+        for gp in gps:
+            uncache(self.meta, self.slot_start, self.slot_len, gp)
 
     def clear(self) -> None:
-        self.entries.clear()
-        self.head = self.used_rows = 0
-
-    def _evict(self, lo: int, hi: int) -> None:
-        """Drop the postings starting in [lo, hi). Within one trip round the ring postings are placed at
-        rising offsets, so the ones still ahead of `head` are exactly the oldest, at the front."""
-        while self.entries:
-            key, (start, n) = next(iter(self.entries.items()))
-            if not lo <= start < hi:
-                break
-            del self.entries[key]
-            self.used_rows -= n
+        self.slot_start[:] = -1
+        self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)

@@ -129,6 +129,18 @@ class PostingStore:
                 values.append(value)
         return values
 
+    def read_tenant(self, txn: lmdb.Transaction, tno: int) -> dict[int, list]:
+        """Chunk values of every list of a tenant (node -> values in order), in one cursor pass."""
+        prefix = self.base + tno.to_bytes(4, "big")
+        cur = txn.cursor(self.db)
+        out: dict[int, list] = {}
+        if cur.set_range(prefix):
+            for key, value in cur:
+                if key[: len(prefix)] != prefix:
+                    break
+                out.setdefault(int.from_bytes(key[len(prefix):len(prefix) + 4], "big"), []).append(value)
+        return out
+
     def read_many(self, txn: lmdb.Transaction, tno: int, lists: list[tuple[int, int]]) -> dict[int, list]:
         """Chunk values of several lists of one tenant, given (node, rows it holds in memory); -> node ->
         its values in order (lists with no chunk stored are left out). One B-tree descent per list, then

@@ -125,7 +125,7 @@ def new_scan_state(k, width):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=FAST)
-def _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
+def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
                hi_d, hi_i, metric):
     """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""
     memo_ref, memo_qc, memo_l1 = memo
@@ -168,67 +168,18 @@ def _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids,
 
 
 @nb.njit(cache=True, nogil=True)
-def _memo():
+def new_memo():
     return np.full(_QC_SLOTS, -1, dtype=np.int64), np.zeros(_QC_SLOTS, np.float32), np.zeros(_QC_SLOTS, np.float32)
 
 
 @nb.njit(cache=True, nogil=True)
-def _qnorms(q):
+def query_norms(q):
     qsq = np.float32(0.0)
     qabs = np.float32(0.0)
     for j in range(q.shape[0]):
         qsq += q[j] * q[j]
         qabs += abs(q[j])
     return qsq, qabs
-
-
-@nb.njit(cache=True, nogil=True)
-def scan_codes(q, ids, refs, scale, sqnorm, codes, starts, lens, centroids, residual, state, metric):
-    """Offer every row in the ranges [starts[r], starts[r] + lens[r]) to the scan state (new_scan_state);
-    `residual`: codes are int8 residuals from centroids[refs]. Returns rows read."""
-    memo = _memo()
-    qsq, qabs = _qnorms(q)
-    cand_lo, cand_i, hi_d, hi_i = state
-    read = 0
-    for r in range(starts.shape[0]):
-        _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, starts[r], starts[r] + lens[r], centroids,
-                   residual, memo, cand_lo, cand_i, hi_d, hi_i, metric)
-        read += lens[r]
-    return read
-
-
-@nb.njit(cache=True, nogil=True)
-def scan_chunks(q, buf, offsets, dest, a_ids, a_refs, a_scale, a_sqnorm, a_codes, centroids, residual, state,
-                metric):
-    """Scan posting chunks given as their raw LMDB values laid end to end in `buf` (uint8; chunk c starts
-    at offsets[c]; layout in index/postings.py), and copy each chunk's rows into the cache arena (a_*) at
-    row dest[c] when dest[c] >= 0. The codes' type is the arena's. Returns rows read."""
-    memo = _memo()
-    qsq, qabs = _qnorms(q)
-    cand_lo, cand_i, hi_d, hi_i = state
-    dim = a_codes.shape[1]
-    width = a_codes.itemsize * dim
-    read = 0
-    for c in range(offsets.shape[0]):
-        o = offsets[c]
-        n = np.int64(buf[o:o + 4].view(np.uint32)[0])
-        o += 8
-        ids = buf[o:o + 8 * n].view(np.int64)
-        refs = buf[o + 8 * n:o + 12 * n].view(np.uint32)
-        scale = buf[o + 12 * n:o + 16 * n].view(np.float32)
-        sqnorm = buf[o + 16 * n:o + 20 * n].view(np.float32)
-        codes = buf[o + 20 * n:o + 20 * n + width * n].view(a_codes.dtype).reshape((n, dim))
-        _scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, 0, n, centroids, residual, memo, cand_lo, cand_i,
-                   hi_d, hi_i, metric)
-        d = dest[c]
-        if d >= 0:
-            a_ids[d:d + n] = ids
-            a_refs[d:d + n] = refs
-            a_scale[d:d + n] = scale
-            a_sqnorm[d:d + n] = sqnorm
-            a_codes[d:d + n] = codes
-        read += n
-    return read
 
 
 @nb.njit(cache=True, nogil=True)

@@ -80,8 +80,12 @@ class MapReleaser:
             return
         if self._ranges is None:  # the map never moves while the environment is open
             self._ranges = map_ranges(self.data_file)
+        try:  # the map reserves the whole map size; only the file's length can be resident
+            length = self.data_file.stat().st_size
+        except OSError:
+            return
         for start, end in self._ranges:
-            self._madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_DONTNEED)
+            self._madvise(ctypes.c_void_p(start), ctypes.c_size_t(min(end - start, length)), _MADV_DONTNEED)
         self.releases += 1
 
 
