@@ -161,7 +161,7 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
 
     Returns 0 when the query is done, or n > 0 when the next postings, local nodes pending[:n], include
     one that is neither cached nor in the directory: the caller looks those up and calls again."""
-    memo = new_memo()
+    memo = new_memo(q.shape[0])
     qsq, qabs = query_norms(q)
     hi_d = state[2]
     missed = np.zeros(GROUP, dtype=np.bool_)

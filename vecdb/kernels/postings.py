@@ -112,7 +112,7 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
     return out, n_out
 
 
-_QC_SLOTS = 1024  # direct-mapped memo of per-centroid terms (rows of one posting share few refs)
+_QC_SLOTS = 64  # direct-mapped memo of per-centroid terms (rows of one posting share few refs)
 _EPS = 1e-5  # relative slack on every bound, for float32 rounding
 
 
@@ -125,42 +125,48 @@ def new_scan_state(k, width):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=FAST)
+def _remember(q, c, ref, slot, memo, metric):
+    """Fill a memo slot with centroid ref's terms: |q - c|^2 (l2) or q.c, |q - c|_1, and q - c."""
+    memo_ref, memo_qc, memo_l1, memo_w = memo
+    qc = np.float32(0.0)
+    l1 = np.float32(0.0)
+    for j in range(q.shape[0]):
+        diff = q[j] - c[j]
+        memo_w[slot, j] = diff
+        qc += diff * diff if metric == L2 else q[j] * c[j]
+        l1 += abs(diff)
+    memo_ref[slot] = ref
+    memo_qc[slot] = qc
+    memo_l1[slot] = l1
+
+
+@nb.njit(cache=True, nogil=True, fastmath=FAST)
 def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
-               hi_d, hi_i, metric):
+              hi_d, hi_i, metric):
     """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""
-    memo_ref, memo_qc, memo_l1 = memo
+    memo_ref, memo_qc, memo_l1, memo_w = memo
     for row in range(lo, hi):
         s = scale[row]
-        dq = np.float32(0.0)
-        dc = np.float32(0.0)
         ref = refs[row]
         if residual and ref < centroids.shape[0]:  # (a ref past the array: a newer tree mid-write)
-            c = centroids[ref]
-            for j in range(q.shape[0]):
-                v = np.float32(codes[row, j])
-                dq += q[j] * v
-                dc += c[j] * v
             slot = ref % _QC_SLOTS
             if memo_ref[slot] != ref:
-                qc = np.float32(0.0)
-                l1 = np.float32(0.0)
-                for j in range(q.shape[0]):
-                    diff = q[j] - c[j]
-                    qc += diff * diff if metric == L2 else q[j] * c[j]
-                    l1 += abs(diff)
-                memo_ref[slot] = ref
-                memo_qc[slot] = qc
-                memo_l1[slot] = l1
+                _remember(q, centroids[ref], ref, slot, memo, metric)
+            w = memo_w[slot] if metric == L2 else q  # one dot product a row: (q - c).r or q.r
+            t = np.float32(0.0)
+            for j in range(q.shape[0]):
+                t += w[j] * np.float32(codes[row, j])
             if metric == L2:  # |q - c|^2 - 2 (q - c).r + |r|^2
-                p = memo_qc[slot] - 2.0 * s * (dq - dc) + sqnorm[row]
+                p = memo_qc[slot] - 2.0 * s * t + sqnorm[row]
                 err = s * memo_l1[slot]
             else:
-                p = -(memo_qc[slot] + s * dq)
+                p = -(memo_qc[slot] + s * t)
                 err = 0.5 * s * qabs
         else:
+            t = np.float32(0.0)
             for j in range(q.shape[0]):
-                dq += q[j] * np.float32(codes[row, j])
-            p = qsq + sqnorm[row] - 2.0 * dq if metric == L2 else -dq
+                t += q[j] * np.float32(codes[row, j])
+            p = qsq + sqnorm[row] - 2.0 * t if metric == L2 else -t
             err = np.float32(0.0)
         err += _EPS * (abs(p) + qsq + abs(sqnorm[row]))
         heap_push(cand_lo, cand_i, np.float32(p - err), ids[row])
@@ -168,8 +174,9 @@ def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, 
 
 
 @nb.njit(cache=True, nogil=True)
-def new_memo():
-    return np.full(_QC_SLOTS, -1, dtype=np.int64), np.zeros(_QC_SLOTS, np.float32), np.zeros(_QC_SLOTS, np.float32)
+def new_memo(dim):
+    return (np.full(_QC_SLOTS, -1, dtype=np.int64), np.zeros(_QC_SLOTS, np.float32), np.zeros(_QC_SLOTS, np.float32),
+            np.zeros((_QC_SLOTS, dim), np.float32))
 
 
 @nb.njit(cache=True, nogil=True)
