@@ -48,7 +48,8 @@ class PostingDirectory:
         self.scratch = self._scratch(1)  # a chunk-sized buffer per chunk of the longest posting
 
     def _scratch(self, chunks: int) -> np.ndarray:
-        return np.empty((chunks, 8 + self.postings.cap * row_bytes(self.postings.dim, self.postings.fmt)), np.uint8)
+        value_bytes = 8 + self.postings.cap * row_bytes(self.postings.dim, self.postings.fmt)
+        return np.empty((chunks, -(-value_bytes // 8) * 8), np.uint8)  # rows 8-byte aligned, for the ids
 
     def grow(self, postings: int) -> None:
         have = len(self.n)

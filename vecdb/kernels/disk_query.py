@@ -1,9 +1,9 @@
 """One disk-mode query as one kernel call: plan the tenant's postings best-first, scan the cached ones in
-the RAM arena and the others straight from the LMDB map, and copy those into the arena as it goes.
+the RAM arena and read the others from LMDB's data file, copying them into the arena as it goes.
 
 Postings are numbered ("gp", global posting) by the caller. Per gp:
 - the arena slot: `slot_start[gp]` (first arena row, -1 when not cached) and `slot_len[gp]`;
-- the directory: `dir_n[gp]` chunks (-1: not looked up in this snapshot) whose values start at map
+- the directory: `dir_n[gp]` chunks (-1: not looked up in this snapshot) whose values start at file
   offsets `dir_off[dir_first[gp]:dir_first[gp] + dir_n[gp]]` (layout in index/postings.py).
 
 Chunks are read with pread(2) into a scratch buffer, not through the map: in a virtual machine a page
@@ -24,7 +24,7 @@ import numba as nb
 import numpy as np
 from numba.core import types
 
-from .postings import new_memo, query_norms, scan_rows, plan_next
+from .postings import new_memo, plan_next, query_norms, scan_rows
 
 FRONT, COUNT, HEAD, USED = 0, 1, 2, 3  # ring meta
 
@@ -151,8 +151,8 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, fd, cap, scratch, 
 @nb.njit(cache=True, nogil=True)
 def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, gp_of, fd, fn, counters,
               limits, prog, kth_at, pending, dir_first, dir_n, dir_off, data_fd, cap, scratch, a_ids, a_refs,
-              a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune, patience, residual,
-              metric):
+              a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune,
+              patience, residual, metric):
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
     upper bound found so far (the frontier fd, fn, counters, limits comes from plan_start). Like memory
