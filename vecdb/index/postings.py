@@ -159,10 +159,6 @@ class PostingStore:
                 out[node] = values
         return out
 
-    def rows_in(self, values: list) -> int:
-        """Rows held by a list's chunk values: every chunk but the last is full."""
-        return (len(values) - 1) * self.cap + _HEADER.unpack_from(values[-1], 0)[0] if values else 0
-
     def sync(self, txn: lmdb.Transaction, lists: list[tuple[int, int, np.ndarray | None, np.ndarray | None]],
              fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True) -> None:
         """Bring the chunks of each (tno, node, old ids, new ids) list to `new ids` (None: the list is
