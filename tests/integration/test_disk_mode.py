@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import vecdb
+from vecdb.errors import InternalError
 from vecdb.index.postings import PAGE, Rows, chunk_capacity, row_bytes
 
 from .test_curator import _both, _pair, clustered, recall
@@ -234,3 +235,15 @@ def test_writes_anywhere_between_searches_never_serve_moved_chunks(tmp_path, rng
             _both((cur, flat), "upsert", ids, moved, tenants="big")
             x[ids] = moved
         assert cur.stats()["index_stats"]["mode"] == "disk"
+
+
+def test_a_chunk_that_cannot_be_read_fails_the_search_loudly(tmp_path, rng):
+    """A read that fails must not pass for a shorter posting: the search raises instead."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, _), x = _build(db, rng)
+        cur.search(x[0], k=10, tenant="big")
+        disk = cur._index.disk
+        disk.clear()  # nothing cached: every posting is read again
+        disk.directory.close()
+        with pytest.raises(InternalError, match="could not be read"):
+            cur.search(x[1], k=10, tenant="big")
