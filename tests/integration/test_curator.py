@@ -234,6 +234,9 @@ def test_slab_is_in_depth_first_leaf_order_and_small_tenants_are_packed(tmp_path
         ranks = idx.tree.dfs_rank()[idx.leaf_of[: idx.n_rows]]
         assert idx.sorted_rows == idx.n_rows and np.all(np.diff(ranks) >= 0)
         small = idx._view(col._tno_by_name["small"])
-        assert small.packed and len(small.slab_ids) == n // 50
+        assert small.packed and len(small.codes) == len(small.t_slots) == n // 50
+        assert np.array_equal(small.codes.ids, small.t_slots)  # code row j is list position j
+        exact = np.argsort(((x[small.slab_ids[small.t_slots]] - x[0]) ** 2).sum(1))[:5]
+        assert res.ids.tolist() == small.slab_ids[small.t_slots][exact].tolist()  # codes, then an exact rerank
         col.search(x[0], k=5, tenant="big")
         assert not idx._view(col._tno_by_name["big"]).packed

@@ -60,15 +60,17 @@ def test_packed_copies_stay_within_their_budget(rng):
 
     tree, leaf_of = _tree_and_leaves(rng)
     slab = rng.normal(size=(800, 2)).astype(np.float32)
-    budget = PackBudget(limit=100 * (2 * 4 + 8))  # room for 100 packed rows
+    budget = PackBudget(limit=100 * (2 + 12))  # room for 100 packed rows (2 int8, ref, scale, norm)
     first, second = TenantTree(budget), TenantTree(budget)
     first.insert(np.arange(80), leaf_of, tree, tau=16, touched=set())
     second.insert(np.arange(80, 160), leaf_of, tree, tau=16, touched=set())
     first.view = first.compile(tree, slab, np.arange(800), 100, pack_max=1000)
     second.view = second.compile(tree, slab, np.arange(800), 100, pack_max=1000)
     assert first.view.packed and not second.view.packed  # the second would overflow: it reads the slab
-    assert budget.used == first.view.packed_bytes()
-    np.testing.assert_array_equal(first.view.slab, slab[first.view.slab_ids])  # ids == rows here
+    assert budget.used == first.view.packed_bytes() == 80 * (2 + 12)
+    c = first.view.codes  # row j codes list position j's slab row, as a residual from its list's node
+    decoded = tree.centroids[c.refs] + c.scale[:, None] * c.codes
+    np.testing.assert_allclose(decoded, slab[first.view.t_slots], atol=float(c.scale.max()))
     first.remove(np.arange(10), leaf_of, tree, tau=16, touched=set())  # invalidates: releases its bytes
     assert budget.used == 0
     second.view = None

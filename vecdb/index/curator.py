@@ -46,6 +46,7 @@ from ..errors import InvalidArgumentError
 from ..kernels import METRIC_CODES
 from ..kernels.distances import L2, normalize_rows
 from ..kernels.hashmap import hm_delete, hm_get, hm_new, hm_put
+from ..kernels.packed_search import packed_search, packed_search_batch
 from ..kernels.tree_search import tenant_search, tenant_search_batch
 from ..storage import Store
 from ..storage import tenants as tenants_store
@@ -73,7 +74,7 @@ DEFAULTS = {
     "pack_max": 4096,  # tenants this small search a packed copy of their rows (locality), within cache_bytes
     "codes": "int8",  # posting codes: "int8" (a quarter of the bytes, exact rerank) or "fp32"
     "prune": -1.0,  # disk mode (SPANN): skip postings over (1 + prune) x the nearest centroid's distance; <0: off
-    "rerank": 100,  # disk mode: candidates kept for the exact rerank (only those that may be in the top k are read)
+    "rerank": 100,  # disk mode, packed tenants: candidates kept for the exact rerank (only possible top-k are read)
 }
 CHOICES = {"codes": ("int8", "fp32")}
 
@@ -262,24 +263,32 @@ class CuratorIndex(VectorIndex):
         """budget: the most vectors to scan (once k are found) — the recall/speed knob; default
         max(min_budget, budget_fraction * the tenant's vector count). patience: stop after this many
         shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
-        patience turns the adaptive stop off, so the budget alone decides. Disk mode only: prune (skip
-        postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)
-        and rerank (the most candidates kept for the exact rerank)."""
+        patience turns the adaptive stop off, so the budget alone decides. rerank: the most candidates
+        kept for the exact rerank (disk mode, and packed tenants in memory). Disk mode only: prune (skip
+        postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)."""
         view = self._view(tenant)
         if budget is None and patience is None:
             budget, patience = view.default_budget, self.opts["patience"]
         else:
             budget, patience = self._check_knobs(view, budget, patience)
+        rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
         if self.disk is not None:
             prune = self.opts["prune"] if prune is None else _check_number("prune", prune, float, -1.0)
-            rerank = self.opts["rerank"] if rerank is None else _check_number("rerank", rerank, int, 1)
             return self.disk.search(queries, k, tenant, view, budget, prune, rerank, patience)
         args = (view.centroids, view.radius, view.slab, view.slab_ids, view.t_node, view.t_child_start,
-                view.t_children, view.t_list_start, view.t_slots, k, int(budget), int(patience), self.metric)
+                view.t_children, view.t_list_start, view.t_slots)
+        knobs = (k, int(budget), int(patience))
+        if view.codes is None:
+            one, many = tenant_search, tenant_search_batch
+        else:  # a packed small tenant: scan its int8 codes, rerank on the slab
+            c = view.codes
+            one, many = packed_search, packed_search_batch
+            args += (c.refs, c.scale, c.sqnorm, c.codes)
+            knobs += (rerank,)
         if len(queries) == 1:
-            ids, dists, _ = tenant_search(queries[0], *args)
+            ids, dists, _ = one(queries[0], *args, *knobs, self.metric)
             return ids[None, :], dists[None, :]
-        ids, dists, _ = tenant_search_batch(queries, *args)
+        ids, dists, _ = many(queries, *args, *knobs, self.metric)
         return ids, dists
 
     def _check_knobs(self, view: TenantView, budget, patience) -> tuple[int, int]:

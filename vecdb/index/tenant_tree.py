@@ -10,7 +10,7 @@ to `tau // 2` its subtree is folded back into one shortlist (merge). Small tenan
 single shortlist at the root and are searched exhaustively.
 
 Shortlists hold slab rows (int64 "slots"); the vectors live once in the index's slab, however many
-tenants share them.
+tenants share them (a small tenant's view may add its own int8 codes of them, see `compile`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .postings import Rows, row_bytes
 from .tree import SharedTree
 
 EMPTY = np.zeros(0, dtype=np.int64)
@@ -51,10 +52,16 @@ class TenantView:
     slab_ids: np.ndarray
     size: int
     default_budget: int
-    packed: bool = False  # slab / slab_ids are this tenant's own copy
+    codes: Rows | None = None  # a small tenant's rows packed as int8 codes, in list order (ids: slab rows)
+
+    @property
+    def packed(self) -> bool:
+        return self.codes is not None
 
     def packed_bytes(self) -> int:
-        return self.slab.nbytes + self.slab_ids.nbytes if self.packed else 0
+        if self.codes is None:
+            return 0
+        return sum(getattr(self.codes, f).nbytes for f in ("refs", "scale", "sqnorm", "codes"))  # ids: t_slots
 
     def nbytes(self) -> int:
         own = sum(a.nbytes for a in (self.t_node, self.t_child_start, self.t_children, self.t_list_start,
@@ -193,9 +200,10 @@ class TenantTree:
         """The flat arrays of this subtree, root first, children grouped by parent.
 
         A tenant of at most `pack_max` vectors gets a packed copy of its rows while the shared
-        `PackBudget` has room, so its search reads one contiguous block instead of rows scattered over
-        the shared slab (memory latency dominated those tenants' searches). Over budget it searches the
-        slab: slower, never wrong.
+        `PackBudget` has room: int8 residual codes from the centroid of its list's node, in list order, so
+        its search streams one contiguous block of a quarter of the bytes instead of rows scattered over
+        the shared slab (memory traffic dominates those searches), and reranks its few candidates on the
+        slab. Over budget it searches the slab: slower, never wrong.
         """
         nodes = np.array(sorted(self.counts, key=lambda n: (int(tree.depth[n]), n)), dtype=np.int64)
         local = {n: i for i, n in enumerate(nodes.tolist())}
@@ -211,12 +219,13 @@ class TenantTree:
         packed = 0 < len(slots) <= pack_max
         if packed and self._budget is not None:
             mine = self._view.packed_bytes() if self._view is not None else 0
-            packed = self._budget.fits(len(slots) * (slab.shape[1] * slab.itemsize + 8) - mine)
-        if packed:
-            slab, slab_ids = slab[slots], slab_ids[slots]
-            slots = np.arange(len(slots), dtype=np.int64)
+            per_row = row_bytes(slab.shape[1], "int8") - 8  # the ids are t_slots, already held
+            packed = self._budget.fits(len(slots) * per_row - mine)
+        codes = None
+        if packed:  # residuals from each list's own node: a list's rows share one centroid, so a scan fetches one
+            codes = Rows.encode(slots, slab[slots], np.repeat(nodes, lens), tree.centroids, "int8")
         return TenantView(nodes, child_start, children, list_start, slots, tree.centroids, tree.radius,
-                          slab, slab_ids, self.size, default_budget, packed)
+                          slab, slab_ids, self.size, default_budget, codes)
 
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())

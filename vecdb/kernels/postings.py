@@ -175,8 +175,9 @@ def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, 
 
 @nb.njit(cache=True, nogil=True)
 def new_memo(dim):
-    return (np.full(_QC_SLOTS, -1, dtype=np.int64), np.zeros(_QC_SLOTS, np.float32), np.zeros(_QC_SLOTS, np.float32),
-            np.zeros((_QC_SLOTS, dim), np.float32))
+    """An empty memo (see scan_rows): a slot's terms are only read once its ref is set."""
+    return (np.full(_QC_SLOTS, -1, dtype=np.int64), np.empty(_QC_SLOTS, np.float32), np.empty(_QC_SLOTS, np.float32),
+            np.empty((_QC_SLOTS, dim), np.float32))
 
 
 @nb.njit(cache=True, nogil=True)
