@@ -15,10 +15,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import L2, proxy
+from .distances import proxy
 from .heap import heap_push, heap_sort
 from .postings import new_memo, new_scan_state, query_norms, scan_rows
-from .tree_search import _fpop, _fpush, _lower_bound, push_children
+from .tree_search import _fpop, _lower_bound, adaptive_stop, new_frontier, push_children, query_norm
 
 
 @nb.njit(cache=True, nogil=True)
@@ -30,20 +30,14 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     m = t_node.shape[0]
     if m == 0:
         return ids, np.full(k, np.inf, dtype=np.float32), 0
-    qnorm = 0.0
-    if metric != L2:
-        for j in range(q.shape[0]):
-            qnorm += q[j] * q[j]
-        qnorm = np.sqrt(qnorm)
+    qnorm = query_norm(q, metric)
     cand_lo, cand_i, hi_d, hi_i = new_scan_state(k, max(k, width))
     memo = new_memo(q.shape[0])
     qsq, qabs = query_norms(q)
-    fd = np.empty(m, dtype=np.float32)
-    fn = np.empty(m, dtype=np.int64)
-    size = _fpush(fd, fn, 0, np.float32(0.0), 0)
+    fd, fn, size = new_frontier(m)
     scanned = 0
     stale = 0
-    useful = 0  # vectors scanned up to the last improvement
+    useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
         internal = t_child_start[u + 1] > t_child_start[u]
@@ -59,12 +53,8 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
             scan_rows(q, qsq, qabs, t_slots, refs, scale, sqnorm, codes, lo, hi, centroids, True, memo, cand_lo,
                       cand_i, hi_d, hi_i, metric)
             scanned += hi - lo
-            if hi_d[0] < before or scanned <= k:
-                stale = 0
-                useful = scanned
-            else:
-                stale += 1
-            if patience > 0 and stale >= patience and scanned - useful >= useful:
+            stop, stale, useful = adaptive_stop(hi_d[0] < before or scanned <= k, scanned, stale, useful, patience)
+            if stop:
                 break
         size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
                              metric)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .distances import FAST, L2
 from .heap import heap_push
-from .tree_search import _fpop, _fpush, _lower_bound, push_children
+from .tree_search import _fpop, _fpush, _lower_bound, push_children, query_norm
 
 #: code formats: name -> code dtype
 FORMATS = {"int8": np.int8, "fp32": np.float32}
@@ -84,11 +84,7 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
     list's (SPANN's query-aware pruning). Returns (nodes int64[max_out], n): the first n are the lists."""
     out = np.empty(max_out, dtype=np.int64)
     size, held = counters[0], counters[1]
-    qnorm = 0.0
-    if metric != L2:
-        for j in range(q.shape[0]):
-            qnorm += q[j] * q[j]
-        qnorm = np.sqrt(qnorm)
+    qnorm = query_norm(q, metric)
     n_out = 0
     while size > 0 and n_out < max_out:
         key, u, size = _fpop(fd, fn, size)

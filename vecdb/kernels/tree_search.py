@@ -78,6 +78,35 @@ def _lower_bound(d, radius, qnorm, metric):
 
 
 @nb.njit(cache=True, nogil=True)
+def query_norm(q, metric):
+    """|q|, which the inner-product ball bounds need (0.0 for l2, which does not)."""
+    qnorm = 0.0
+    if metric != L2:
+        for j in range(q.shape[0]):
+            qnorm += q[j] * q[j]
+        qnorm = np.sqrt(qnorm)
+    return qnorm
+
+
+@nb.njit(cache=True, nogil=True)
+def new_frontier(m):
+    """An empty best-first frontier for a subtree of m nodes, holding its root: (keys, nodes, size)."""
+    fd = np.empty(m, dtype=np.float32)
+    fn = np.empty(m, dtype=np.int64)
+    return fd, fn, _fpush(fd, fn, 0, np.float32(0.0), 0)
+
+
+@nb.njit(cache=True, nogil=True)
+def adaptive_stop(improved, scanned, stale, useful, patience):
+    """After a shortlist: (stop now, stale, useful). `useful`: vectors scanned up to the last improvement;
+    stop once `patience` shortlists in a row improved nothing and they held at least that many vectors."""
+    if improved:
+        return False, 0, scanned
+    stale += 1
+    return patience > 0 and stale >= patience and scanned - useful >= useful, stale, useful
+
+
+@nb.njit(cache=True, nogil=True)
 def push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm, metric):
     """Push local node u's children onto the frontier (fd, fn): shortlists keyed by centroid distance,
     internal nodes by their ball's lower bound. Returns the new frontier size."""
@@ -107,18 +136,12 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     ids = np.full(k, -1, dtype=np.int64)
     if m == 0:
         return ids, res_d, 0
-    qnorm = 0.0
-    if metric != L2:
-        for j in range(q.shape[0]):
-            qnorm += q[j] * q[j]
-        qnorm = np.sqrt(qnorm)
-    fd = np.empty(m, dtype=np.float32)
-    fn = np.empty(m, dtype=np.int64)
-    size = _fpush(fd, fn, 0, np.float32(0.0), 0)
+    qnorm = query_norm(q, metric)
+    fd, fn, size = new_frontier(m)
     scanned = 0
     found = 0
     stale = 0
-    useful = 0  # vectors scanned up to the last improvement
+    useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
         internal = t_child_start[u + 1] > t_child_start[u]
@@ -136,12 +159,8 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
                     found += 1
                     improved = True
             scanned += t_list_start[u + 1] - t_list_start[u]
-            if improved or found < k:
-                stale = 0
-                useful = scanned
-            else:
-                stale += 1
-            if patience > 0 and stale >= patience and scanned - useful >= useful:
+            stop, stale, useful = adaptive_stop(improved or found < k, scanned, stale, useful, patience)
+            if stop:
                 break
         size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
                              metric)
