@@ -201,9 +201,9 @@ class TenantTree:
 
         A tenant of at most `pack_max` vectors gets a packed copy of its rows while the shared
         `PackBudget` has room: int8 residual codes from the centroid of its list's node, in list order, so
-        its search streams one contiguous block of a quarter of the bytes instead of rows scattered over
-        the shared slab (memory traffic dominates those searches), and reranks its few candidates on the
-        slab. Over budget it searches the slab: slower, never wrong.
+        its search reads one contiguous block, a quarter of the float32 bytes, instead of rows scattered
+        over the shared slab (memory latency dominates those searches), and reranks its few candidates on
+        the slab. Over budget it searches the slab: slower, never wrong.
         """
         nodes = np.array(sorted(self.counts, key=lambda n: (int(tree.depth[n]), n)), dtype=np.int64)
         local = {n: i for i, n in enumerate(nodes.tolist())}

@@ -1,8 +1,8 @@
 """Memory-mode search of a small tenant whose rows are packed as int8 residual codes (index/tenant_tree.py).
 
 The same best-first walk and adaptive stop as tree_search.tenant_search, but each shortlist is scanned
-from the tenant's own contiguous codes (a quarter of the bytes of its float32 rows, which is what a cold
-scan pays for) with the rigorous error bounds of the disk mode (postings.scan_rows); the k-th smallest
+from the tenant's own contiguous codes (a quarter of the bytes of its float32 rows; all rows of a list
+share one centroid) with the rigorous error bounds of the disk mode (postings.scan_rows); the k-th smallest
 upper bound stands in for the k-th distance. The candidates that may be in the top k are then reranked
 on their exact rows in the shared slab, so results and distances are those of an exact scan of the rows
 visited.
