@@ -7,7 +7,7 @@ Postings are numbered ("gp", global posting) by the caller. Per gp:
   offsets `dir_off[dir_first[gp]:dir_first[gp] + dir_n[gp]]` (layout in index/postings.py).
 
 Chunks are read with pread(2) into a scratch buffer, not through the map: in a virtual machine a page
-fault costs several times a small read, and reads leave nothing mapped (the process's resident memory
+fault costs about twice a small read, and reads leave nothing mapped (the process's resident memory
 stays the arena's). While the caller's read transaction is open LMDB never rewrites its snapshot's
 pages, so the file holds exactly what the map shows.
 
