@@ -597,6 +597,16 @@ def pyplot() -> Any:
     return plt
 
 
+def save_figure(plt: Any, fig: Any, report: dict, caption: str, path: Path) -> Path:
+    """Title a figure with the report's dataset and a caption, write it to path and close it."""
+    d = report["dataset"]
+    fig.suptitle(f"{report['workload']}/{report['scale']}: {d['n']} x {d['dim']}, {d['n_tenants']} tenants{caption}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(report: dict, path: Path) -> Path | None:
     plt = pyplot()
     if plt is None:
@@ -624,15 +634,7 @@ def plot(report: dict, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=8)
-    d = report["dataset"]
-    fig.suptitle(
-        f"{report['workload']}/{report['scale']}: {d['n']} x {d['dim']}, {d['n_tenants']} tenants "
-        f"(star = operating point, diamond = vecdb defaults)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, report, " (star = operating point, diamond = vecdb defaults)", path)
 
 
 # ---- command line ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from .bench_index import (
     proc_status,
     pyplot,
     run_worker,
+    save_figure,
 )
 from .systems import Vecdb
 from .workloads import SCALES, MultiTenantDataset
@@ -535,15 +536,7 @@ def plot_sweep(report: dict, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[1].set_yscale("log")
-    d = report["dataset"]
-    fig.suptitle(
-        f"{report['workload']}/{report['scale']}: {d['n']} x {d['dim']}, {d['n_tenants']} tenants; "
-        f"recall and latency vs cache size (1 thread)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, report, "; recall and latency vs cache size (1 thread)", path)
 
 
 # ---- big: a synthetic collection generated in seeded batches --------------------------------------

@@ -20,7 +20,7 @@ from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, plan_start, to_rerank
 from ..storage import Store
 from ..storage import vectors as vectors_store
-from .posting_cache import PostingCache
+from .posting_cache import PostingCache, grown
 from .postings import PostingStore, row_bytes
 from .tenant_tree import TenantView
 
@@ -52,11 +52,8 @@ class PostingDirectory:
         return np.empty((chunks, -(-value_bytes // 8) * 8), np.uint8)  # rows 8-byte aligned, for the ids
 
     def grow(self, postings: int) -> None:
-        have = len(self.n)
-        if postings > have:
-            size = max(postings, 2 * have, 1024)
-            self.first = np.concatenate([self.first, np.zeros(size - have, np.int64)])
-            self.n = np.concatenate([self.n, np.full(size - have, -1, np.int64)])
+        self.first = grown(self.first, postings, 0)
+        self.n = grown(self.n, postings, -1)
 
     def use_snapshot(self, txn) -> None:
         if txn.id() != self.snapshot:
@@ -77,8 +74,7 @@ class PostingDirectory:
         for gp, node in gps:
             values = found.get(node, ())
             need = self.used + len(values)
-            if need > len(self.off):
-                self.off = np.concatenate([self.off, np.zeros(max(need, len(self.off)), np.int64)])
+            self.off = grown(self.off, need, 0)
             if len(values) > len(self.scratch):
                 self.scratch = self._scratch(len(values))
             for i, v in enumerate(values):

@@ -33,11 +33,8 @@ class PostingCache:
 
     def grow(self, postings: int) -> None:
         """Room for slots of gps below `postings`."""
-        have = len(self.slot_start)
-        if postings > have:
-            size = max(postings, 2 * have, 1024)
-            self.slot_start = np.concatenate([self.slot_start, np.full(size - have, -1, np.int64)])
-            self.slot_len = np.concatenate([self.slot_len, np.zeros(size - have, np.int64)])
+        self.slot_start = grown(self.slot_start, postings, -1)
+        self.slot_len = grown(self.slot_len, postings, 0)
 
     @property
     def capacity_bytes(self) -> int:
@@ -66,3 +63,10 @@ class PostingCache:
     def clear(self) -> None:
         self.slot_start[:] = -1
         self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)
+
+
+def grown(a: np.ndarray, n: int, fill: int) -> np.ndarray:
+    """a with room for at least n entries (doubling, the new ones `fill`); a itself if it has room."""
+    if n <= len(a):
+        return a
+    return np.concatenate([a, np.full(max(n, 2 * len(a), 1024) - len(a), fill, a.dtype)])

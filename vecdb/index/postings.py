@@ -119,27 +119,24 @@ class PostingStore:
 
     def read_values(self, txn: lmdb.Transaction, tno: int, node: int) -> list:
         """A list's chunk values, in order, as LMDB returns them (views of the map in a `buffers` txn)."""
-        prefix = self.list_prefix(tno, node)
-        cur = txn.cursor(self.db)
-        values = []
-        if cur.set_range(prefix):
-            for key, value in cur:
-                if key[: len(prefix)] != prefix:
-                    break
-                values.append(value)
-        return values
+        return [value for _, value in self._items(txn, self.list_prefix(tno, node))]
 
     def read_tenant(self, txn: lmdb.Transaction, tno: int) -> dict[int, list]:
         """Chunk values of every list of a tenant (node -> values in order), in one cursor pass."""
         prefix = self.base + tno.to_bytes(4, "big")
-        cur = txn.cursor(self.db)
         out: dict[int, list] = {}
+        for key, value in self._items(txn, prefix):
+            out.setdefault(int.from_bytes(key[len(prefix):len(prefix) + 4], "big"), []).append(value)
+        return out
+
+    def _items(self, txn: lmdb.Transaction, prefix: bytes):
+        """(key, value) of every chunk whose key starts with prefix, in key order."""
+        cur = txn.cursor(self.db)
         if cur.set_range(prefix):
             for key, value in cur:
                 if key[: len(prefix)] != prefix:
-                    break
-                out.setdefault(int.from_bytes(key[len(prefix):len(prefix) + 4], "big"), []).append(value)
-        return out
+                    return
+                yield key, value
 
     def read_many(self, txn: lmdb.Transaction, tno: int, lists: list[tuple[int, int]]) -> dict[int, list]:
         """Chunk values of several lists of one tenant, given (node, rows it holds in memory); -> node ->
