@@ -11,6 +11,7 @@ import pytest
 
 import vecdb
 from vecdb.errors import InternalError
+from vecdb.index.curator import CuratorIndex, check_options
 from vecdb.index.postings import PAGE, Rows, chunk_capacity, row_bytes
 
 from .test_curator import _both, _pair, clustered, recall
@@ -127,24 +128,41 @@ def test_disk_mode_options_are_checked(tmp_path, rng):
             db.create_collection("bad", dim=4, codes="fp8")
 
 
-def test_chunks_fill_whole_pages():
+@pytest.mark.parametrize("chunk_pages", [1, 4])
+def test_chunks_fill_whole_pages(chunk_pages):
     for dim in (8, 128, 192, 384, 768):
         for fmt in ("int8", "fp32"):
-            cap, rb = chunk_capacity(dim, fmt), row_bytes(dim, fmt)
+            cap, rb = chunk_capacity(dim, fmt, chunk_pages), row_bytes(dim, fmt)
             used = 16 + 8 + cap * rb  # LMDB overflow page header + our header + rows
             pages = -(-used // PAGE)
             assert cap >= 1 and used <= pages * PAGE < used + rb, (dim, fmt)
-            assert pages == 1 or cap == 1  # single pages, unless one row needs more
+            assert pages == chunk_pages or cap == 1  # the pages asked for, unless one row needs more
 
 
-def test_postings_match_shortlists_after_churn(tmp_path, rng):
-    """Every posting holds exactly its shortlist's ids, in order, after inserts, deletes and revokes."""
+def test_collections_record_their_chunk_size(tmp_path, rng):
+    """The postings' layout depends on the chunk size, so a collection keeps the one it was made with;
+    one made before the option existed (none recorded) has one-page chunks."""
+    with vecdb.open(tmp_path / "d", durable=False) as db:
+        assert db.create_collection("new", dim=8).info.options["posting_pages"] == 4
+        assert db.create_collection("set", dim=8, posting_pages=2).info.options["posting_pages"] == 2
+        with pytest.raises(vecdb.InvalidArgumentError):
+            db.create_collection("bad", dim=8, posting_pages=65)
+    assert check_options({})["posting_pages"] == 1 and CuratorIndex.check_options({})["posting_pages"] == 4
+
+
+@pytest.mark.parametrize("posting_pages", [1, 4])
+def test_postings_match_shortlists_after_churn(tmp_path, rng, posting_pages):
+    """Every posting holds exactly its shortlist's ids, in order, after inserts, deletes and revokes; and
+    searches still agree with exact ones."""
     with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
-        (cur, _), x = _build(db, rng)
-        cur.delete(np.arange(0, 6000, 3))
-        cur.revoke(np.arange(1, 6000, 3), "big")
-        cur.upsert(np.arange(0, 600, 3), x[:600:3] * 1.01, tenants="t1")
+        (cur, flat), x = _build(db, rng, posting_pages=posting_pages)
+        _both((cur, flat), "delete", np.arange(0, 6000, 3))
+        _both((cur, flat), "revoke", np.arange(1, 6000, 3), "big")
+        _both((cur, flat), "upsert", np.arange(0, 600, 3), x[:600:3] * 1.01, tenants="t1")
+        assert recall(cur, flat, x[2:600:7] + 0.1, "big") >= 0.93
+        assert recall(cur, flat, x[0:600:21] + 0.1, "t1") >= 0.99
         idx = cur._index
+        assert idx.postings.cap == chunk_capacity(16, "int8", posting_pages)
         with idx.store.read() as txn:
             for tno in range(len(cur.tenants()) + 1):
                 tt = idx._tenant(tno, txn)

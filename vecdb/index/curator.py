@@ -75,7 +75,9 @@ DEFAULTS = {
     "codes": "int8",  # posting codes: "int8" (a quarter of the bytes, exact rerank) or "fp32"
     "prune": -1.0,  # disk mode (SPANN): skip postings over (1 + prune) x the nearest centroid's distance; <0: off
     "rerank": 100,  # disk mode, packed tenants: candidates kept for the exact rerank (only possible top-k are read)
+    "posting_pages": 1,  # pages per posting chunk; new collections record NEW_POSTING_PAGES (older ones had 1)
 }
+NEW_POSTING_PAGES = 4  # one read of up to 4 pages costs little more than one of 1 page (postings.py)
 CHOICES = {"codes": ("int8", "fp32")}
 
 
@@ -97,6 +99,8 @@ def check_options(options: dict) -> dict:
         out[key] = kind(value)
     if out["max_leaf"] < 8 or out["tau"] < 2:
         raise InvalidArgumentError("curator needs max_leaf >= 8 and tau >= 2")
+    if out["posting_pages"] > 64:
+        raise InvalidArgumentError(f"curator option posting_pages={out['posting_pages']} must be at most 64")
     return out
 
 
@@ -105,8 +109,10 @@ class CuratorIndex(VectorIndex):
 
     @classmethod
     def check_options(cls, options: dict) -> dict:
+        """The options a new collection records: the ones given, and its posting chunk size, which its
+        postings' layout depends on (so a later default cannot change it)."""
         check_options(options)
-        return dict(options)
+        return {"posting_pages": NEW_POSTING_PAGES, **options}
 
     def __init__(self, store: Store, info: CollectionInfo, settings: Settings):
         self.store, self.info = store, info
@@ -121,7 +127,8 @@ class CuratorIndex(VectorIndex):
         self._lock = threading.RLock()
         self._loaded = False
         self.cache_budget = settings.cache_budget
-        self.postings = PostingStore(store.dbs["index"], self.prefix, info.dim, self.opts["codes"])
+        self.postings = PostingStore(store.dbs["index"], self.prefix, info.dim, self.opts["codes"],
+                                     self.opts["posting_pages"])
         self.disk: DiskSearcher | None = None  # set in disk mode
         self._postings_current = False  # the `P` keys match the shortlists (memory mode lets them go stale)
         self.slab = None

@@ -19,10 +19,10 @@ from ..kernels.disk_query import BYTES, FAILED, HITS, MISSES, PROGRESS_SLOTS, RE
 from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, plan_start, to_rerank
 from ..storage import Store
-from ..storage import vectors as vectors_store
 from .posting_cache import PostingCache, grown
 from .postings import PostingStore, row_bytes
 from .tenant_tree import TenantView
+from .vector_reader import VectorReader
 
 
 class PostingDirectory:
@@ -42,7 +42,8 @@ class PostingDirectory:
         self.base = -1  # the map's address: a value's file offset is its address minus this
         self.first = np.zeros(0, dtype=np.int64)
         self.n = np.full(0, -1, dtype=np.int64)  # per gp: chunks, -1: not looked up in this snapshot
-        self.off = np.zeros(1024, dtype=np.int64)
+        self.off = np.zeros(1024, dtype=np.int64)  # per chunk entry: file offset of its value ...
+        self.size = np.zeros(1024, dtype=np.int64)  # ... and the value's length
         self.used = 0
         self.snapshot = -1
         self.scratch = self._scratch(1)  # a chunk-sized buffer per chunk of the longest posting
@@ -75,10 +76,12 @@ class PostingDirectory:
             values = found.get(node, ())
             need = self.used + len(values)
             self.off = grown(self.off, need, 0)
+            self.size = grown(self.size, need, 0)
             if len(values) > len(self.scratch):
                 self.scratch = self._scratch(len(values))
             for i, v in enumerate(values):
                 self.off[self.used + i] = self._address(v) - self._map_base(v)
+                self.size[self.used + i] = len(v)
             self.first[gp] = self.used
             self.n[gp] = len(values)
             self.used = need
@@ -107,6 +110,7 @@ class DiskSearcher:
         self.postings = postings
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
         self.directory = PostingDirectory(store, postings)
+        self.vectors = VectorReader(store, cid, dim, max(1 << 20, cache_bytes // 4))
         self.residual = postings.fmt == "int8"  # int8 codes are residuals from their leaf's centroid
         self._gp: dict[tuple[int, int], int] = {}  # (tno, node) -> posting number
         self._gp_of: dict[int, tuple[TenantView, np.ndarray]] = {}  # tno -> (view, gp per local node)
@@ -127,7 +131,7 @@ class DiskSearcher:
                 self.directory.use_snapshot(txn)
                 self._scan(txn, q, tno, view, k, budget, prune, patience, state)
                 found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
-                exact = vectors_store.get_many(self.store, txn, self.cid, found, self.dim)
+                exact = self.vectors.get_many(txn, found, self.directory.fd)
                 self.counters["reranked"] += len(found)
             ids[i], dists[i] = self._rerank(q, found, exact, k)
             self.store.map_pages.maybe_release(self._release_at)
@@ -145,9 +149,9 @@ class DiskSearcher:
         while True:
             n = disk_scan(q, view.centroids, view.radius, view.t_node, view.t_child_start, view.t_children,
                           view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, d.first, d.n,
-                          d.off, d.fd, self.postings.cap, d.scratch, cache.ids, cache.refs, cache.scale, cache.sqnorm,
-                          cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta,
-                          state, k, budget, prune, patience, self.residual, self.metric)
+                          d.off, d.size, d.fd, self.postings.cap, d.scratch, cache.ids, cache.refs, cache.scale,
+                          cache.sqnorm, cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start,
+                          cache.meta, state, k, budget, prune, patience, self.residual, self.metric)
             if n == 0:
                 break
             lists = [(int(gp_of[u]), int(view.t_node[u]), int(view.t_list_start[u + 1] - view.t_list_start[u]))
@@ -215,4 +219,6 @@ class DiskSearcher:
             "cache_capacity_bytes": c.capacity_bytes,
             "cached_postings": c.cached_postings,
             "map_releases": self.store.map_pages.releases,
+            "rerank_pages_bytes": self.vectors.held_bytes,
+            "rerank_fallbacks": self.vectors.fallbacks,
         }

@@ -4,7 +4,8 @@ the RAM arena and read the others from LMDB's data file, copying them into the a
 Postings are numbered ("gp", global posting) by the caller. Per gp:
 - the arena slot: `slot_start[gp]` (first arena row, -1 when not cached) and `slot_len[gp]`;
 - the directory: `dir_n[gp]` chunks (-1: not looked up in this snapshot) whose values start at file
-  offsets `dir_off[dir_first[gp]:dir_first[gp] + dir_n[gp]]` (layout in index/postings.py).
+  offsets `dir_off[dir_first[gp]:dir_first[gp] + dir_n[gp]]` and are `dir_size[...]` bytes long (layout
+  in index/postings.py).
 
 Chunks are read with pread(2) into a scratch buffer, not through the map: in a virtual machine a page
 fault costs about twice a small read, and reads leave nothing mapped (the process's resident memory
@@ -94,11 +95,40 @@ def ring_reserve(r_gp, r_start, meta, slot_start, slot_len, rows_cap, g, n):
 
 
 @nb.njit(cache=True, nogil=True)
-def _read_chunk(fd, off, cap, row_width, scratch, chunk):
-    """Read the chunk value at file offset `off` into scratch[chunk]; -> its rows, -1 if the read failed
-    or came up short."""
+def _due_for_eviction(meta, start, rows_cap):
+    """Whether the rows from `start` are among the quarter of the arena the ring overwrites next."""
+    ahead = start - meta[HEAD]
+    if ahead < 0:
+        ahead += rows_cap
+    return ahead < rows_cap // 4
+
+
+@nb.njit(cache=True, nogil=True)
+def _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta):
+    """Move a cached posting that was just used to the ring's head, so postings in use stay (FIFO with
+    reinsertion, close to LRU at no cost to a hit that is not about to be evicted)."""
+    lo = slot_start[g]
+    hi = lo + slot_len[g]
+    ids, refs, scale = a_ids[lo:hi].copy(), a_refs[lo:hi].copy(), a_scale[lo:hi].copy()
+    sqnorm, codes = a_sqnorm[lo:hi].copy(), a_codes[lo:hi].copy()  # the new slot may overlap the old
+    dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, hi - lo)
+    if dest >= 0:
+        n = hi - lo
+        a_ids[dest:dest + n] = ids
+        a_refs[dest:dest + n] = refs
+        a_scale[dest:dest + n] = scale
+        a_sqnorm[dest:dest + n] = sqnorm
+        a_codes[dest:dest + n] = codes
+
+
+@nb.njit(cache=True, nogil=True)
+def _read_chunk(fd, off, size, cap, row_width, scratch, chunk):
+    """Read the chunk value of `size` bytes at file offset `off` into scratch[chunk]; -> its rows, -1 if
+    the read failed or came up short."""
     buf = scratch[chunk]
-    got = _pread(fd, buf.ctypes.data, buf.shape[0], off)
+    if size > buf.shape[0]:
+        return -1
+    got = _pread(fd, buf.ctypes.data, size, off)
     if got < 8:
         return -1
     n = np.int64(buf[:4].view(np.uint32)[0])
@@ -108,7 +138,7 @@ def _read_chunk(fd, off, cap, row_width, scratch, chunk):
 
 
 @nb.njit(cache=True, nogil=True)
-def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, fd, cap, scratch, a_ids, a_refs, a_scale,
+def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap, scratch, a_ids, a_refs, a_scale,
                   a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, centroids, residual, memo, state,
                   metric, prog):
     """Read a posting's chunks (scratch has a row per chunk of the longest posting in the directory), scan
@@ -120,7 +150,7 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, fd, cap, scratch, 
     rows = 0
     lens = np.empty(nc, dtype=np.int64)
     for c in range(nc):
-        lens[c] = _read_chunk(fd, dir_off[first + c], cap, 20 + width, scratch, c)
+        lens[c] = _read_chunk(fd, dir_off[first + c], dir_size[first + c], cap, 20 + width, scratch, c)
         if lens[c] < 0:
             prog[FAILED] += 1
             lens[c] = 0
@@ -150,8 +180,8 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, fd, cap, scratch, 
 
 @nb.njit(cache=True, nogil=True)
 def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, gp_of, fd, fn, counters,
-              limits, prog, kth_at, pending, dir_first, dir_n, dir_off, data_fd, cap, scratch, a_ids, a_refs,
-              a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune,
+              limits, prog, kth_at, pending, dir_first, dir_n, dir_off, dir_size, data_fd, cap, scratch, a_ids,
+              a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune,
               patience, residual, metric):
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
@@ -193,11 +223,13 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
                            centroids, residual, memo, state[0], state[1], state[2], state[3], metric)
                 prog[HITS] += 1
                 prog[SCANNED] += slot_len[g]
+                if _due_for_eviction(meta, start, a_ids.shape[0]):
+                    _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
         for i in range(n):
             if missed[i]:
-                _scan_posting(q, qsq, qabs, gp_of[nodes[i]], dir_first, dir_n, dir_off, data_fd, cap, scratch, a_ids,
-                              a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta,
-                              centroids, residual, memo, state, metric, prog)
+                _scan_posting(q, qsq, qabs, gp_of[nodes[i]], dir_first, dir_n, dir_off, dir_size, data_fd, cap,
+                              scratch, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp,
+                              r_start, meta, centroids, residual, memo, state, metric, prog)
                 prog[MISSES] += 1
         prog[READ] += n
         for i in range(n):

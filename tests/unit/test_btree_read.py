@@ -1,0 +1,83 @@
+"""Reading vectors by walking LMDB's B-tree with pread (kernels/btree_read.py, index/vector_reader.py)
+must give exactly what LMDB gives, in every snapshot, for inline and overflow values."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from vecdb.config import Settings
+from vecdb.index.vector_reader import VectorReader
+from vecdb.storage import Store, vectors
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "env", Settings(durable=False))
+    yield s
+    s.close()
+
+
+def _reader(store, cid, dim):
+    fd = os.open(store.path / "data.mdb", os.O_RDONLY)
+    return VectorReader(store, cid, dim, 1 << 20), fd
+
+
+@pytest.mark.parametrize("dim", [8, 192, 1024])  # 32 B, 768 B (inline) and 4 KiB (overflow pages) values
+def test_reads_match_lmdb_across_snapshots(store, rng, dim):
+    n = 30_000 if dim <= 192 else 3_000  # a tree three levels deep for the inline sizes
+    ids = rng.choice(10**12, n, replace=False)
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    with store.write() as txn:
+        vectors.put(store, txn, 3, ids, x)
+        vectors.put(store, txn, 2, ids[:50], x[:50] + 1)  # neighbours in another collection
+        vectors.put(store, txn, 4, ids[:50], x[:50] - 1)
+    reader, fd = _reader(store, 3, dim)
+    try:
+        for step in range(4):
+            with store.read() as txn:
+                if step == 0:
+                    assert txn.stat(store.dbs["vectors"])["depth"] >= (3 if dim <= 192 else 2)
+                pick = np.sort(rng.choice(n, 300, replace=False))
+                got = reader.get_many(txn, ids[pick], fd)
+                assert np.array_equal(got, vectors.get_many(store, txn, 3, ids[pick], dim))
+                assert np.array_equal(got, x[pick])
+            # a new snapshot: some values change, some go, some arrive
+            change = rng.choice(n, 500, replace=False)
+            x[change] += 1
+            with store.write() as txn:
+                vectors.put(store, txn, 3, ids[change], x[change])
+                vectors.delete(store, txn, 3, ids[change[:100]])
+                vectors.put(store, txn, 3, ids[change[:100]], x[change[:100]])
+        assert reader.fallbacks == 0
+    finally:
+        os.close(fd)
+
+
+def test_a_missing_vector_falls_back_to_lmdb(store, rng):
+    """A key the walk cannot find is not guessed at: LMDB answers (here: raising, as for any reader)."""
+    x = rng.normal(size=(100, 8)).astype(np.float32)
+    with store.write() as txn:
+        vectors.put(store, txn, 1, np.arange(100), x)
+    reader, fd = _reader(store, 1, 8)
+    try:
+        with store.read() as txn:
+            assert np.array_equal(reader.get_many(txn, np.array([5, 7]), fd), x[[5, 7]])
+            with pytest.raises(RuntimeError, match="missing"):
+                reader.get_many(txn, np.array([5, 1000]), fd)
+            assert reader.fallbacks == 1
+    finally:
+        os.close(fd)
+
+
+def test_an_unreadable_file_falls_back_to_lmdb(store, rng):
+    x = rng.normal(size=(100, 8)).astype(np.float32)
+    with store.write() as txn:
+        vectors.put(store, txn, 1, np.arange(100), x)
+    reader, fd = _reader(store, 1, 8)
+    os.close(fd)
+    with store.read() as txn:
+        assert np.array_equal(reader.get_many(txn, np.array([3, 4]), fd), x[[3, 4]])
+    assert reader.fallbacks == 1
