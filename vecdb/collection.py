@@ -335,7 +335,7 @@ class Collection:
         with self._store.write_lock:
             index_written = False
             try:
-                with self._store.write() as txn:
+                with self._store.write(publish_later=True) as txn:
                     change, result = build(txn)
                     index_written = True
                     publish = self._index.write(txn, change)
@@ -343,7 +343,10 @@ class Collection:
                 if index_written:
                     self._index.reset()  # its memory may be ahead of what LMDB kept
                 raise
-            publish()
+            try:
+                publish()
+            finally:
+                self._store.mark_published()
         return result
 
     def _remove(self, txn: lmdb.Transaction, ids: np.ndarray, old: list[np.ndarray]) -> Change:

@@ -265,3 +265,21 @@ def test_a_chunk_that_cannot_be_read_fails_the_search_loudly(tmp_path, rng):
         disk.directory.close()
         with pytest.raises(InternalError, match="could not be read"):
             cur.search(x[1], k=10, tenant="big")
+
+
+def test_searches_between_deletes_with_a_cache_that_keeps_turning_over(tmp_path, rng):
+    """Writes empty the posting directory while postings stay cached; hits moved ahead of eviction then
+    evict others in the same step. Every search must still read what LMDB holds."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, flat), x = _build(db, rng, n=3000)
+        live = np.arange(3000)
+        seen = []
+        for step in range(40):
+            queries = x[rng.integers(len(x), size=5)] + rng.normal(size=(5, x.shape[1])).astype(np.float32) * 0.3
+            seen.append(recall(cur, flat, queries, "big"))
+            gone = rng.choice(live, 30, replace=False)
+            _both((cur, flat), "delete", gone)
+            fresh = gone + 100_000 * (step + 1)
+            _both((cur, flat), "upsert", fresh, rng.normal(size=(30, x.shape[1])), tenants="big")
+            live = np.union1d(np.setdiff1d(live, gone), fresh)
+        assert np.mean(seen) >= 0.93 and min(seen) >= 0.8

@@ -56,3 +56,43 @@ def test_concurrent_readers_and_writer(tmp_path, rng, mode):
     q = rng.normal(size=8).astype(np.float32)
     np.testing.assert_allclose(col.search(q, k=10, tenant="b").distances,
                                brute_force(vecs_b, ids_b, q, 10)[1], rtol=1e-4)
+
+
+def test_disk_mode_searches_while_vectors_are_deleted(tmp_path, rng):
+    """Between a commit and the step that drops the postings it replaced from the cache, a search on the
+    new snapshot must not be served the old postings (their deleted ids no longer have vectors)."""
+    db = vecdb.open(tmp_path / "d", cache_bytes=20_000, durable=False)
+    col = db.create_collection("c", dim=8, **SMALL_TREE)
+    col.upsert(np.arange(3000), rng.normal(size=(3000, 8)), tenants="a")
+    assert col.stats()["index_stats"]["mode"] == "disk"
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    live = set(range(3000))
+
+    def reader(seed: int) -> None:
+        r = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                res = col.search(r.normal(size=8), k=10, tenant="a")
+                assert len(res) == 10 and len(set(res.ids.tolist())) == 10
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for step in range(150):
+        gone = rng.choice(sorted(live), 50, replace=False)
+        col.delete(gone)
+        fresh = gone + 100_000 * (step + 1)
+        col.upsert(fresh, rng.normal(size=(50, 8)), tenants="a")
+        live.difference_update(gone.tolist())
+        live.update(fresh.tolist())
+        if errors:
+            break
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert set(col.search(np.zeros(8), k=3000, tenant="a").ids.tolist()) == live
+    db.close()

@@ -129,7 +129,9 @@ class DiskSearcher:
             state = new_scan_state(k, width)
             with self.cache.lock, self.store.read(buffers=True) as txn:
                 self.directory.use_snapshot(txn)
-                self._scan(txn, q, tno, view, k, budget, prune, patience, state)
+                # A commit not yet published may have replaced cached postings: bypass the cache till then.
+                use_cache = txn.id() <= self.store.published
+                self._scan(txn, q, tno, view, k, budget, prune, patience, state, use_cache)
                 found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
                 exact = self.vectors.get_many(txn, found, self.directory.fd)
                 self.counters["reranked"] += len(found)
@@ -138,7 +140,7 @@ class DiskSearcher:
         return ids, dists
 
     def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
-              patience: int, state) -> None:
+              patience: int, state, use_cache: bool) -> None:
         """The query kernel, called again after each directory look-up it asks for."""
         gp_of = self._postings_of(tno, view, txn)
         cache, d = self.cache, self.directory
@@ -151,7 +153,7 @@ class DiskSearcher:
                           view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, d.first, d.n,
                           d.off, d.size, d.fd, self.postings.cap, d.scratch, cache.ids, cache.refs, cache.scale,
                           cache.sqnorm, cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start,
-                          cache.meta, state, k, budget, prune, patience, self.residual, self.metric)
+                          cache.meta, state, k, budget, prune, patience, self.residual, self.metric, use_cache)
             if n == 0:
                 break
             lists = [(int(gp_of[u]), int(view.t_node[u]), int(view.t_list_start[u + 1] - view.t_list_start[u]))

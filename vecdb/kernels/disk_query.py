@@ -140,9 +140,9 @@ def _read_chunk(fd, off, size, cap, row_width, scratch, chunk):
 @nb.njit(cache=True, nogil=True)
 def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap, scratch, a_ids, a_refs, a_scale,
                   a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, centroids, residual, memo, state,
-                  metric, prog):
+                  metric, prog, keep):
     """Read a posting's chunks (scratch has a row per chunk of the longest posting in the directory), scan
-    them and copy the rows into the arena (when the posting fits there)."""
+    them and, if `keep`, copy the rows into the arena (when the posting fits there)."""
     first = dir_first[g]
     nc = dir_n[g]
     dim = a_codes.shape[1]
@@ -155,7 +155,7 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap,
             prog[FAILED] += 1
             lens[c] = 0
         rows += lens[c]
-    dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows)
+    dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows) if keep else -1
     cand_lo, cand_i, hi_d, hi_i = state
     for c in range(nc):
         n = lens[c]
@@ -182,12 +182,15 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap,
 def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, gp_of, fd, fn, counters,
               limits, prog, kth_at, pending, dir_first, dir_n, dir_off, dir_size, data_fd, cap, scratch, a_ids,
               a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune,
-              patience, residual, metric):
+              patience, residual, metric, use_cache):
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
     upper bound found so far (the frontier fd, fn, counters, limits comes from plan_start). Like memory
     mode's adaptive stop, it also ends once `patience` postings in a row left that bound where it was and
     they held at least as many rows as it took to reach the last improvement (patience 0: off).
+
+    `use_cache` False: the cache is neither read nor filled (the caller's snapshot is newer than what the
+    cache is known to match: a commit whose publish step has not run yet).
 
     Returns 0 when the query is done, or n > 0 when the next postings, local nodes pending[:n], include
     one that is neither cached nor in the directory: the caller looks those up and calls again."""
@@ -208,7 +211,7 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
                 return 0
         for i in range(n):
             g = gp_of[nodes[i]]
-            if slot_start[g] < 0 and dir_n[g] < 0:
+            if (not use_cache or slot_start[g] < 0) and dir_n[g] < 0:
                 pending[:n] = nodes[:n]
                 prog[PENDING] = n
                 kth_at[0] = kth
@@ -216,21 +219,23 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
         prog[PENDING] = 0
         for i in range(n):  # hits first: a miss's reservation may evict them
             g = gp_of[nodes[i]]
-            start = slot_start[g]
+            start = slot_start[g] if use_cache else -1
             missed[i] = start < 0
             if start >= 0:
                 scan_rows(q, qsq, qabs, a_ids, a_refs, a_scale, a_sqnorm, a_codes, start, start + slot_len[g],
                            centroids, residual, memo, state[0], state[1], state[2], state[3], metric)
                 prog[HITS] += 1
                 prog[SCANNED] += slot_len[g]
-                if _due_for_eviction(meta, start, a_ids.shape[0]):
-                    _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
         for i in range(n):
             if missed[i]:
                 _scan_posting(q, qsq, qabs, gp_of[nodes[i]], dir_first, dir_n, dir_off, dir_size, data_fd, cap,
                               scratch, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp,
-                              r_start, meta, centroids, residual, memo, state, metric, prog)
+                              r_start, meta, centroids, residual, memo, state, metric, prog, use_cache)
                 prog[MISSES] += 1
+        for i in range(n):  # last: moving a hit may evict others, which the loops above rely on
+            g = gp_of[nodes[i]]
+            if not missed[i] and slot_start[g] >= 0 and _due_for_eviction(meta, slot_start[g], a_ids.shape[0]):
+                _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
         prog[READ] += n
         for i in range(n):
             prog[ROWS] += t_list_start[nodes[i] + 1] - t_list_start[nodes[i]]

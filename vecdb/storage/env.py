@@ -107,6 +107,9 @@ class Store:
             self._open_lock.close()
             raise FailedPreconditionError(f"cannot open database at {str(self.path)!r}: {e}") from e
         self.dbs = {name.decode(): self.env.open_db(name) for name in SUBDBS}
+        # The newest committed transaction whose in-memory consequences (an index's publish step) are
+        # done: a reader whose snapshot is newer must not trust in-memory caches of LMDB data yet.
+        self.published = self._committed = self.env.info()["last_txnid"]
         self.map_pages = MapReleaser(self.path / "data.mdb")
         # LMDB allows one write transaction anyway; holding a Python lock as well lets in-memory index
         # state be published after commit in the same order the commits happened.
@@ -114,7 +117,9 @@ class Store:
         self.closed = False
 
     @contextmanager
-    def write(self) -> Iterator[lmdb.Transaction]:
+    def write(self, publish_later: bool = False) -> Iterator[lmdb.Transaction]:
+        """A write transaction, committed when the block ends. `publish_later`: the caller updates
+        in-memory state after the commit and then calls mark_published(), still under write_lock."""
         with self.write_lock:
             self._check_open()
             txn = self.env.begin(write=True)
@@ -125,6 +130,9 @@ class Store:
                 raise
             try:
                 txn.commit()
+                self._committed = self.env.info()["last_txnid"]  # (a commit that changed nothing takes no id)
+                if not publish_later:
+                    self.mark_published()
                 # Writes read B-tree pages through the map too: keep what they leave resident in bounds.
                 self.map_pages.maybe_release(self.settings.cache_budget)
             except lmdb.MapFullError as e:
@@ -132,6 +140,10 @@ class Store:
                     f"database at {str(self.path)!r} reached its map size of {self.settings.map_size} bytes; "
                     "reopen it with a larger Settings.map_size"
                 ) from e
+
+    def mark_published(self) -> None:
+        """The last commit's in-memory consequences are done (called under write_lock)."""
+        self.published = max(self.published, self._committed)
 
     @contextmanager
     def read(self, buffers: bool = False) -> Iterator[lmdb.Transaction]:
