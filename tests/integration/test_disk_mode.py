@@ -283,3 +283,20 @@ def test_searches_between_deletes_with_a_cache_that_keeps_turning_over(tmp_path,
             _both((cur, flat), "upsert", fresh, rng.normal(size=(30, x.shape[1])), tenants="big")
             live = np.union1d(np.setdiff1d(live, gone), fresh)
         assert np.mean(seen) >= 0.93 and min(seen) >= 0.8
+
+
+def test_search_batch_runs_on_threads_and_matches_single_searches(tmp_path, rng):
+    numba = pytest.importorskip("numba")
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, flat), x = _build(db, rng)
+        queries = x[rng.integers(len(x), size=60)] + rng.normal(size=(60, x.shape[1])).astype(np.float32) * 0.3
+        single = [cur.search(q, k=10, tenant="big").ids for q in queries]
+        before = numba.get_num_threads()
+        numba.set_num_threads(2)
+        try:
+            ids, dists = cur.search_batch(queries, k=10, tenant="big")
+        finally:
+            numba.set_num_threads(before)
+        assert [row.tolist() for row in ids] == [s.tolist() for s in single]
+        assert np.isfinite(dists).all()
+        assert cur._index.disk._pool is not None  # the batch ran on the searcher's threads

@@ -4,10 +4,13 @@ rows held."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vecdb.index.posting_cache import PostingCache
+from vecdb.index.posting_cache import PostingCache, SharedLock
 from vecdb.index.postings import row_bytes
 from vecdb.kernels.disk_query import COUNT, _due_for_eviction, _refresh, ring_reserve
 
@@ -84,3 +87,61 @@ def test_a_posting_in_use_is_moved_ahead_of_eviction():
     assert cache.slot(0) == (9, 3) and (cache.ids[9:12] == 7).all()
     assert reserve(cache, 3, 3) == 0  # the ring comes round: posting 1 is now the oldest...
     assert reserve(cache, 4, 3) == 3 and cache.slot(1) is None and cache.slot(0) == (9, 3)  # ...and goes first
+
+
+def test_shared_lock_excludes_writers_and_lets_readers_share():
+    lock = SharedLock()
+    with lock.shared(), lock.shared():  # readers share
+        assert not lock.try_exclusive()
+    assert lock.try_exclusive()
+    lock.release_exclusive()
+    order = []
+
+    def write():
+        with lock.exclusive():
+            order.append("w")
+
+    def read():
+        with lock.shared():
+            order.append("r")
+
+    with lock.shared():
+        writer = threading.Thread(target=write)
+        writer.start()
+        while not lock._waiting:  # the writer queues behind this reader
+            time.sleep(0.001)
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(0.05)
+        assert order == []  # a new reader waits behind the queued writer
+    writer.join()
+    reader.join()
+    assert order == ["w", "r"]
+
+
+def test_a_posting_is_admitted_on_its_second_miss_with_its_rows():
+    import numpy as np
+
+    from vecdb.index.postings import Rows
+    from vecdb.kernels.disk_query import admit
+
+    cache = PostingCache(40 * row_bytes(DIM, "int8"), DIM, "int8")
+    cache.grow(3)
+    rows = Rows(np.arange(5, dtype=np.int64) + 100, np.arange(5, dtype=np.uint32), np.ones(5, np.float32),
+                np.full(5, 2.0, np.float32), np.arange(5 * DIM, dtype=np.int8).reshape(5, DIM))
+    value = rows.to_bytes("int8")
+    stage = np.zeros(64 + len(value), np.uint8)
+    stage[:len(value)] = np.frombuffer(value, np.uint8)
+    staged = np.array([[2, 0, -(-len(value) // 8) * 8, 5]], np.int64)
+    no_hits = np.zeros(0, np.int64)
+
+    def offer():
+        admit(stage, staged, 1, no_hits, 0, cache.ids, cache.refs, cache.scale, cache.sqnorm, cache.codes,
+              cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta, cache.seen, cache.marks)
+
+    offer()
+    assert cache.slot(2) is None  # read once: not worth a copy yet
+    offer()
+    start, n = cache.slot(2)
+    assert n == 5 and cache.ids[start:start + 5].tolist() == list(range(100, 105))
+    assert (cache.codes[start:start + 5] == rows.codes).all() and (cache.sqnorm[start:start + 5] == 2).all()

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
 from ..errors import InternalError
-from ..kernels.disk_query import BYTES, FAILED, HITS, MISSES, PROGRESS_SLOTS, READ, SCANNED, disk_scan
+from ..kernels.disk_query import BYTES, FAILED, HITS, MISSES, PROGRESS_SLOTS, READ, SCANNED, STAGED, admit, disk_scan
 from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, plan_start, to_rerank
 from ..storage import Store
 from .posting_cache import PostingCache, grown
-from .postings import PostingStore, row_bytes
+from .postings import PostingStore
 from .tenant_tree import TenantView
 from .vector_reader import VectorReader
+
+_STAGE_BYTES = 2 << 20  # postings one query may stage for the cache (per thread) ...
+_STAGE_CHUNKS = 256  # ... (room for their chunk headers and alignment)
 
 
 class PostingDirectory:
@@ -32,7 +38,9 @@ class PostingDirectory:
     Any commit may move values (LMDB copies what it changes and reuses freed pages), so the directory
     belongs to one snapshot (transaction id) and starts empty in a newer one; a query only uses entries
     made in its own snapshot, whose pages its read transaction keeps as they are. Entries are made on
-    demand, as queries reach postings."""
+    demand, as queries reach postings, while other queries' kernels may be reading the arrays: an entry's
+    chunk count is written last, and arrays that must grow are replaced all four at once (`arrays`), so a
+    kernel always holds a consistent set."""
 
     def __init__(self, store: Store, postings: PostingStore):
         self.postings = postings
@@ -40,23 +48,27 @@ class PostingDirectory:
         self.fd = os.open(store.path / "data.mdb", os.O_RDONLY)
         self._closer = weakref.finalize(self, os.close, self.fd)
         self.base = -1  # the map's address: a value's file offset is its address minus this
-        self.first = np.zeros(0, dtype=np.int64)
-        self.n = np.full(0, -1, dtype=np.int64)  # per gp: chunks, -1: not looked up in this snapshot
-        self.off = np.zeros(1024, dtype=np.int64)  # per chunk entry: file offset of its value ...
-        self.size = np.zeros(1024, dtype=np.int64)  # ... and the value's length
+        # per gp: its first chunk entry and its chunks (-1: not looked up in this snapshot); per chunk
+        # entry: the file offset of its value and the value's length
+        self.arrays = (np.zeros(0, np.int64), np.full(0, -1, np.int64), np.zeros(1024, np.int64),
+                       np.zeros(1024, np.int64))
         self.used = 0
         self.snapshot = -1
-        self.scratch = self._scratch(1)  # a chunk-sized buffer per chunk of the longest posting
+        self.lock = threading.Lock()  # serialises look-ups (and posting numbering, see DiskSearcher)
 
-    def _scratch(self, chunks: int) -> np.ndarray:
-        value_bytes = 8 + self.postings.cap * row_bytes(self.postings.dim, self.postings.fmt)
-        return np.empty((chunks, -(-value_bytes // 8) * 8), np.uint8)  # rows 8-byte aligned, for the ids
+    first = property(lambda self: self.arrays[0])
+    n = property(lambda self: self.arrays[1])
+    off = property(lambda self: self.arrays[2])
+    size = property(lambda self: self.arrays[3])
 
-    def grow(self, postings: int) -> None:
-        self.first = grown(self.first, postings, 0)
-        self.n = grown(self.n, postings, -1)
+    def grow(self, postings: int, entries: int = 0) -> None:
+        first, n, off, size = self.arrays
+        if postings > len(n) or entries > len(off):
+            self.arrays = (grown(first, postings, 0), grown(n, postings, -1), grown(off, entries, 0),
+                           grown(size, entries, 0))
 
     def use_snapshot(self, txn) -> None:
+        """Start over in txn's snapshot (the caller keeps every query's kernel out meanwhile)."""
         if txn.id() != self.snapshot:
             self.n[:] = -1
             self.used = 0
@@ -75,15 +87,13 @@ class PostingDirectory:
         for gp, node in gps:
             values = found.get(node, ())
             need = self.used + len(values)
-            self.off = grown(self.off, need, 0)
-            self.size = grown(self.size, need, 0)
-            if len(values) > len(self.scratch):
-                self.scratch = self._scratch(len(values))
+            self.grow(0, need)
+            first, n, off, size = self.arrays
             for i, v in enumerate(values):
-                self.off[self.used + i] = self._address(v) - self._map_base(v)
-                self.size[self.used + i] = len(v)
-            self.first[gp] = self.used
-            self.n[gp] = len(values)
+                off[self.used + i] = self._address(v) - self._map_base(v)
+                size[self.used + i] = len(v)
+            first[gp] = self.used
+            n[gp] = len(values)  # last: a kernel reading concurrently takes the entry once this is set
             self.used = need
 
     @staticmethod
@@ -104,6 +114,8 @@ class PostingDirectory:
 
 
 class DiskSearcher:
+    """Disk-mode queries of one collection; any number may run at once (see PostingCache.lock)."""
+
     def __init__(self, store: Store, cid: int, dim: int, metric: int, cosine: bool, postings: PostingStore,
                  cache_bytes: int):
         self.store, self.cid, self.dim, self.metric, self.cosine = store, cid, dim, metric, cosine
@@ -111,64 +123,139 @@ class DiskSearcher:
         self.cache = PostingCache(cache_bytes, dim, postings.fmt)
         self.directory = PostingDirectory(store, postings)
         self.vectors = VectorReader(store, cid, dim, max(1 << 20, cache_bytes // 4))
+        self._vectors_lock = threading.Lock()  # its branch pages and scratch are shared
         self.residual = postings.fmt == "int8"  # int8 codes are residuals from their leaf's centroid
         self._gp: dict[tuple[int, int], int] = {}  # (tno, node) -> posting number
         self._gp_of: dict[int, tuple[TenantView, np.ndarray]] = {}  # tno -> (view, gp per local node)
-        # Updated under the cache lock, which a query holds from its first read to its rerank.
+        self._counters_lock = threading.Lock()
         self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
+        # Postings a query read are staged per thread, then admitted to the cache (at most what it holds).
+        self._stage_bytes = min(self.cache.capacity_bytes, _STAGE_BYTES) + 8 * _STAGE_CHUNKS
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None  # search_batch's threads, made on first use
+        self._pool_size = 0
         # Map pages reads leave resident are handed back once they pass the cache budget
         # (storage/residency.py).
         self._release_at = max(8 << 20, cache_bytes)
 
     def search(self, queries: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
                rerank: int, patience: int) -> tuple[np.ndarray, np.ndarray]:
+        """One query at a time in this thread; a batch on all cores."""
+        width = max(k, rerank)
+        if len(queries) == 1:
+            i, d = self._search_one(queries[0], k, tno, view, budget, prune, width, patience)
+            return i[None, :], d[None, :]
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         dists = np.full((len(queries), k), np.inf, dtype=np.float32)
-        width = max(k, rerank)
-        for i, q in enumerate(queries):
-            state = new_scan_state(k, width)
-            with self.cache.lock, self.store.read(buffers=True) as txn:
-                self.directory.use_snapshot(txn)
-                # A commit not yet published may have replaced cached postings: bypass the cache till then.
-                use_cache = txn.id() <= self.store.published
-                self._scan(txn, q, tno, view, k, budget, prune, patience, state, use_cache)
-                found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
-                exact = self.vectors.get_many(txn, found, self.directory.fd)
-                self.counters["reranked"] += len(found)
-            ids[i], dists[i] = self._rerank(q, found, exact, k)
-            self.store.map_pages.maybe_release(self._release_at)
+
+        def one(i: int) -> None:
+            ids[i], dists[i] = self._search_one(queries[i], k, tno, view, budget, prune, width, patience)
+
+        threads = min(len(queries), numba.get_num_threads())
+        if threads <= 1:
+            for i in range(len(queries)):
+                one(i)
+        else:
+            list(self._executor(threads).map(one, range(len(queries))))
         return ids, dists
 
-    def _scan(self, txn, q: np.ndarray, tno: int, view: TenantView, k: int, budget: int, prune: float,
-              patience: int, state, use_cache: bool) -> None:
-        """The query kernel, called again after each directory look-up it asks for."""
+    def _executor(self, threads: int) -> ThreadPoolExecutor:
+        with self._counters_lock:
+            if self._pool is None or self._pool_size < threads:
+                old, self._pool = self._pool, ThreadPoolExecutor(threads, thread_name_prefix="vecdb-disk")
+                self._pool_size = threads
+                if old is not None:
+                    old.shutdown(wait=False)
+            return self._pool
+
+    def _search_one(self, q: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
+                    width: int, patience: int) -> tuple[np.ndarray, np.ndarray]:
+        state = new_scan_state(k, width)
+        stage = self._stage()
+        while True:
+            with self.store.read(buffers=True) as txn:
+                if txn.id() != self.directory.snapshot:
+                    with self.cache.lock.exclusive():
+                        if txn.id() < self.directory.snapshot:
+                            continue  # a newer snapshot is in use: take a newer transaction
+                        self.directory.use_snapshot(txn)
+                with self.cache.lock.shared():
+                    if txn.id() != self.directory.snapshot:
+                        continue  # moved on again before this query got in
+                    # A commit not yet published may have replaced cached postings: bypass the cache.
+                    use_cache = txn.id() <= self.store.published
+                    generation = self.cache.generation
+                    found, exact, staged, hits = self._scan_and_read(txn, q, tno, view, k, budget, prune, patience,
+                                                                     state, use_cache, stage)
+                break
+        if use_cache:
+            self._admit(stage, staged, hits, generation)
+        self.store.map_pages.maybe_release(self._release_at)
+        return self._rerank(q, found, exact, k)
+
+    def _scan_and_read(self, txn, q, tno, view, k, budget, prune, patience, state, use_cache, stage):
+        """The query kernel, called again after each directory look-up it asks for; then the exact vectors
+        of the candidates that may be in the top k. -> (their ids, vectors, staged, hit gps)."""
         gp_of = self._postings_of(tno, view, txn)
         cache, d = self.cache, self.directory
         fd, fn, frontier, limits = plan_start(len(view.t_node))
         prog = np.zeros(PROGRESS_SLOTS, dtype=np.int64)
         kth_at = np.zeros(1, dtype=np.float32)
         pending = np.zeros(4, dtype=np.int64)
+        staged = np.empty((len(view.t_node), 4), dtype=np.int64)
+        hit_gps = np.empty(len(view.t_node), dtype=np.int64)
         while True:
+            first, n_chunks, off, size = d.arrays
             n = disk_scan(q, view.centroids, view.radius, view.t_node, view.t_child_start, view.t_children,
-                          view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, d.first, d.n,
-                          d.off, d.size, d.fd, self.postings.cap, d.scratch, cache.ids, cache.refs, cache.scale,
-                          cache.sqnorm, cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start,
-                          cache.meta, state, k, budget, prune, patience, self.residual, self.metric, use_cache)
+                          view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, first, n_chunks,
+                          off, size, d.fd, self.postings.cap, cache.ids, cache.refs, cache.scale, cache.sqnorm,
+                          cache.codes, cache.slot_start, cache.slot_len, stage, staged, hit_gps, state, k, budget,
+                          prune, patience, self.residual, self.metric, use_cache)
             if n == 0:
                 break
             lists = [(int(gp_of[u]), int(view.t_node[u]), int(view.t_list_start[u + 1] - view.t_list_start[u]))
                      for u in pending[:n]]
-            d.look_up(txn, tno, [entry for entry in lists if d.n[entry[0]] < 0])
+            with d.lock:
+                d.look_up(txn, tno, [entry for entry in lists if d.n[entry[0]] < 0])
         if prog[FAILED]:
             raise InternalError(f"{int(prog[FAILED])} posting chunks of tenant {tno} could not be read from "
                                 f"{self.store.path / 'data.mdb'}")
-        cache.hits += int(prog[HITS])
-        cache.misses += int(prog[MISSES])
-        c = self.counters
-        c["queries"] += 1
-        c["postings_read"] += int(prog[READ])
-        c["posting_bytes_read"] += int(prog[BYTES])
-        c["rows_scanned"] += int(prog[SCANNED])
+        found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
+        with self._vectors_lock:
+            exact = self.vectors.get_many(txn, found, d.fd)
+        self._count(prog, len(found))
+        return found, exact, staged[:prog[STAGED]], hit_gps[:prog[HITS]]
+
+    def _stage(self) -> np.ndarray:
+        """This thread's staging bytes (reused: fresh memory would cost a page fault per 4 KiB)."""
+        stage = getattr(self._local, "stage", None)
+        if stage is None:
+            stage = self._local.stage = np.empty(self._stage_bytes // 8, np.int64).view(np.uint8)
+        return stage
+
+    def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int) -> None:
+        """Put what a query read into the cache, unless that would mean waiting for other queries (then
+        those postings stay uncached) or a write dropped postings since the query read them."""
+        if not (len(staged) or len(hits)) or not self.cache.lock.try_exclusive():
+            return
+        try:
+            c = self.cache
+            if c.generation == generation:
+                admit(stage, staged, len(staged), hits, len(hits), c.ids, c.refs, c.scale, c.sqnorm, c.codes,
+                      c.slot_start, c.slot_len, c.r_gp, c.r_start, c.meta, c.seen, c.marks)
+        finally:
+            self.cache.lock.release_exclusive()
+
+    def _count(self, prog: np.ndarray, reranked: int) -> None:
+        with self._counters_lock:
+            self.cache.hits += int(prog[HITS])
+            self.cache.misses += int(prog[MISSES])
+            c = self.counters
+            c["queries"] += 1
+            c["postings_read"] += int(prog[READ])
+            c["posting_bytes_read"] += int(prog[BYTES])
+            c["rows_scanned"] += int(prog[SCANNED])
+            c["reranked"] += reranked
 
     def _postings_of(self, tno: int, view: TenantView, txn) -> np.ndarray:
         """The posting number of each of the tenant's local nodes (made again when its view changes). The
@@ -177,13 +264,19 @@ class DiskSearcher:
         known = self._gp_of.get(tno)
         if known is not None and known[0] is view:
             return known[1]
-        nodes = view.t_node.tolist()
-        gp_of = np.array([self._gp.setdefault((tno, node), len(self._gp)) for node in nodes], dtype=np.int64)
-        self.cache.grow(len(self._gp))
-        self.directory.grow(len(self._gp))
-        self._gp_of[tno] = (view, gp_of)
-        if known is None:
-            self.directory.look_up_tenant(txn, tno, list(zip(gp_of.tolist(), nodes, strict=True)))
+        with self.directory.lock:
+            known = self._gp_of.get(tno)
+            if known is not None and known[0] is view:
+                return known[1]
+            nodes = view.t_node.tolist()
+            gp_of = np.array([self._gp.setdefault((tno, node), len(self._gp)) for node in nodes], dtype=np.int64)
+            # Other queries' kernels keep the old arrays, which stay right while no one holds the cache
+            # exclusively (nothing is admitted or dropped).
+            self.cache.grow(len(self._gp))
+            self.directory.grow(len(self._gp))
+            if known is None:
+                self.directory.look_up_tenant(txn, tno, list(zip(gp_of.tolist(), nodes, strict=True)))
+            self._gp_of[tno] = (view, gp_of)
         return gp_of
 
     def _rerank(self, q: np.ndarray, ids: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -198,16 +291,18 @@ class DiskSearcher:
         return out_i, out_d
 
     def invalidate(self, keys) -> None:
-        with self.cache.lock:
+        with self.cache.lock.exclusive():
             self.cache.invalidate([gp for gp in map(self._gp.get, keys) if gp is not None])
 
     def clear(self) -> None:
-        with self.cache.lock:
+        with self.cache.lock.exclusive():
             self.cache.clear()
 
     def close(self) -> None:
-        with self.cache.lock:
+        with self.cache.lock.exclusive():
             self.directory.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def stats(self) -> dict:
         c = self.cache

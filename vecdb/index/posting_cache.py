@@ -1,7 +1,8 @@
 """The RAM cache of hot postings (disk mode), bounded by `cache_bytes`.
 
-One preallocated arena of posting rows (ids, refs, scales, norms, codes) that the query kernel reads in
-place and fills as it scans misses (kernels/disk_query.py: the FIFO ring and why). Postings are known by
+One preallocated arena of posting rows (ids, refs, scales, norms, codes) that query kernels read in place,
+several at once, and that is filled after each query with the postings it read (kernels/disk_query.py:
+the FIFO ring and why). Postings are known by
 their number (gp, see disk_search.py); per gp the cache holds the posting's arena slot. A posting bigger
 than the whole arena is not cached (the kernel scans it straight from the LMDB map).
 """
@@ -9,6 +10,8 @@ than the whole arena is not cached (the kernel scans it straight from the LMDB m
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -27,14 +30,20 @@ class PostingCache:
         self.codes = np.zeros((self.rows_cap, dim), dtype=FORMATS[fmt])
         self.slot_start = np.full(0, -1, dtype=np.int64)  # per gp: first arena row, -1: not cached
         self.slot_len = np.zeros(0, dtype=np.int64)
+        self.seen = np.zeros(0, dtype=np.uint8)  # per gp: missed once lately (admission on the second miss)
+        self.marks = np.zeros(1, dtype=np.int64)
         self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)
-        self.lock = threading.Lock()  # held by a query from its first look-up to the end of its scan
+        # Queries hold it shared while they read the arena; anything that changes the cache holds it
+        # exclusively (so a posting being scanned is never overwritten).
+        self.lock = SharedLock()
+        self.generation = 0  # counts changes that drop postings: staged rows older than one are not admitted
         self.hits = self.misses = 0
 
     def grow(self, postings: int) -> None:
         """Room for slots of gps below `postings`."""
         self.slot_start = grown(self.slot_start, postings, -1)
         self.slot_len = grown(self.slot_len, postings, 0)
+        self.seen = grown(self.seen, postings, 0)
 
     @property
     def capacity_bytes(self) -> int:
@@ -57,10 +66,12 @@ class PostingCache:
         return None if start < 0 else (start, int(self.slot_len[gp]))
 
     def invalidate(self, gps) -> None:
+        self.generation += 1
         for gp in gps:
             uncache(self.meta, self.slot_start, self.slot_len, gp)
 
     def clear(self) -> None:
+        self.generation += 1
         self.slot_start[:] = -1
         self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)
 
@@ -70,3 +81,55 @@ def grown(a: np.ndarray, n: int, fill: int) -> np.ndarray:
     if n <= len(a):
         return a
     return np.concatenate([a, np.full(max(n, 2 * len(a), 1024) - len(a), fill, a.dtype)])
+
+
+class SharedLock:
+    """Held by many in shared mode or by one exclusively. A blocked exclusive request goes before new shared
+    ones (writes must not starve); `try_exclusive` never waits."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            self.release_exclusive()
+
+    def try_exclusive(self) -> bool:
+        with self._cond:
+            if self._writer or self._readers or self._waiting:
+                return False
+            self._writer = True
+            return True
+
+    def release_exclusive(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()

@@ -1,5 +1,6 @@
 """One disk-mode query as one kernel call: plan the tenant's postings best-first, scan the cached ones in
-the RAM arena and read the others from LMDB's data file, copying them into the arena as it goes.
+the RAM arena and read the others from LMDB's data file, staging them for the cache; then `admit` puts
+the staged postings into the arena.
 
 Postings are numbered ("gp", global posting) by the caller. Per gp:
 - the arena slot: `slot_start[gp]` (first arena row, -1 when not cached) and `slot_len[gp]`;
@@ -7,16 +8,17 @@ Postings are numbered ("gp", global posting) by the caller. Per gp:
   offsets `dir_off[dir_first[gp]:dir_first[gp] + dir_n[gp]]` and are `dir_size[...]` bytes long (layout
   in index/postings.py).
 
-Chunks are read with pread(2) into a scratch buffer, not through the map: in a virtual machine a page
-fault costs about twice a small read, and reads leave nothing mapped (the process's resident memory
-stays the arena's). While the caller's read transaction is open LMDB never rewrites its snapshot's
-pages, so the file holds exactly what the map shows.
+Chunks are read with pread(2), not through the map: in a virtual machine a page fault costs about twice
+a small read, and reads leave nothing mapped (the process's resident memory stays the arena's). While
+the caller's read transaction is open LMDB never rewrites its snapshot's pages, so the file holds
+exactly what the map shows.
 
-The arena is a FIFO ring (as in log-structured caches): postings are placed at rising rows and a new one
-overwrites the oldest, so there is no fragmentation and eviction is O(1). The ring's entries (r_gp,
-r_start) are queued in arena order; `meta` holds [front entry, entries, head row, rows held]. An entry
-whose posting was invalidated or cached again elsewhere stays queued until the head passes it, and
-evicting it then changes nothing (its slot no longer points at it).
+Queries scan the arena concurrently and never change it; the caller runs `admit` (and every other change
+of the cache) under an exclusive lock. The arena is a FIFO ring (as in log-structured caches): postings
+are placed at rising rows and a new one overwrites the oldest, so there is no fragmentation and eviction
+is O(1). The ring's entries (r_gp, r_start) are queued in arena order; `meta` holds [front entry,
+entries, head row, rows held]. An entry whose posting was invalidated or cached again elsewhere stays
+queued until the head passes it, and evicting it then changes nothing (its slot no longer points at it).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from .postings import new_memo, plan_next, query_norms, scan_rows
 FRONT, COUNT, HEAD, USED = 0, 1, 2, 3  # ring meta
 
 # query progress (int64), kept across calls so a query can stop for directory look-ups and resume
-READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED = range(10)
-PROGRESS_SLOTS = 10
+READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(12)
+PROGRESS_SLOTS = 12
 
 # libc's pread, bound by name so the compiled kernels stay cacheable (a ctypes pointer is not)
 _pread = types.ExternalFunction("pread", types.intp(types.intc, types.uintp, types.uintp, types.int64))
@@ -122,82 +124,139 @@ def _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len,
 
 
 @nb.njit(cache=True, nogil=True)
-def _read_chunk(fd, off, size, cap, row_width, scratch, chunk):
-    """Read the chunk value of `size` bytes at file offset `off` into scratch[chunk]; -> its rows, -1 if
-    the read failed or came up short."""
-    buf = scratch[chunk]
-    if size > buf.shape[0]:
-        return -1
-    got = _pread(fd, buf.ctypes.data, size, off)
-    if got < 8:
-        return -1
-    n = np.int64(buf[:4].view(np.uint32)[0])
-    if n > cap or got < 8 + n * row_width:
-        return -1
-    return n
+def _chunk_columns(buf, n, codes_like):
+    """(ids, refs, scales, norms, codes) views of a chunk value's n rows (layout in index/postings.py);
+    codes of codes_like's width and type."""
+    dim = codes_like.shape[1]
+    w = n * dim * codes_like.itemsize
+    return (buf[8:8 + 8 * n].view(np.int64), buf[8 + 8 * n:8 + 12 * n].view(np.uint32),
+            buf[8 + 12 * n:8 + 16 * n].view(np.float32), buf[8 + 16 * n:8 + 20 * n].view(np.float32),
+            buf[8 + 20 * n:8 + 20 * n + w].view(codes_like.dtype).reshape((n, dim)))
 
 
 @nb.njit(cache=True, nogil=True)
-def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap, scratch, a_ids, a_refs, a_scale,
-                  a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, centroids, residual, memo, state,
-                  metric, prog, keep):
-    """Read a posting's chunks (scratch has a row per chunk of the longest posting in the directory), scan
-    them and, if `keep`, copy the rows into the arena (when the posting fits there)."""
+def _aligned(nbytes):
+    return (nbytes + 7) & ~7  # chunk values sit 8-byte aligned in the stage, for the ids
+
+
+@nb.njit(cache=True, nogil=True)
+def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap, stage, staged, a_codes, centroids,
+                  residual, memo, state, metric, prog):
+    """Read a posting's chunks (into `stage`, as they are in the file, when it has room) and scan them. A
+    staged posting is listed in `staged` as (g, first stage byte, end byte, rows), for `admit` to copy into
+    the cache later."""
     first = dir_first[g]
     nc = dir_n[g]
     dim = a_codes.shape[1]
-    width = a_codes.itemsize * dim
-    rows = 0
-    lens = np.empty(nc, dtype=np.int64)
+    row_width = 20 + a_codes.itemsize * dim
+    start = prog[STAGED_BYTES]
+    need = 0
     for c in range(nc):
-        lens[c] = _read_chunk(fd, dir_off[first + c], dir_size[first + c], cap, 20 + width, scratch, c)
-        if lens[c] < 0:
-            prog[FAILED] += 1
-            lens[c] = 0
-        rows += lens[c]
-    dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows) if keep else -1
+        need += _aligned(dir_size[first + c])
+    keep = start + need <= stage.shape[0] and prog[STAGED] < staged.shape[0]
+    pos = start
+    rows = 0
     cand_lo, cand_i, hi_d, hi_i = state
     for c in range(nc):
-        n = lens[c]
-        buf = scratch[c]
-        ids = buf[8:8 + 8 * n].view(np.int64)
-        refs = buf[8 + 8 * n:8 + 12 * n].view(np.uint32)
-        scale = buf[8 + 12 * n:8 + 16 * n].view(np.float32)
-        sqnorm = buf[8 + 16 * n:8 + 20 * n].view(np.float32)
-        codes = buf[8 + 20 * n:8 + 20 * n + width * n].view(a_codes.dtype).reshape((n, dim))
+        size = dir_size[first + c]
+        if keep:
+            buf = stage[pos:pos + size]
+        else:
+            buf = np.empty(_aligned(size) // 8, dtype=np.int64).view(np.uint8)  # small: malloc reuses it
+        got = _pread(fd, buf.ctypes.data, size, dir_off[first + c])
+        n = np.int64(buf[:4].view(np.uint32)[0]) if got >= 8 else -1
+        if n < 0 or n > cap or got < 8 + n * row_width:
+            prog[FAILED] += 1
+            keep = False
+            continue
+        ids, refs, scale, sqnorm, codes = _chunk_columns(buf, n, a_codes)
         scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, 0, n, centroids, residual, memo, cand_lo, cand_i,
                   hi_d, hi_i, metric)
-        if dest >= 0:
-            a_ids[dest:dest + n] = ids
-            a_refs[dest:dest + n] = refs
-            a_scale[dest:dest + n] = scale
-            a_sqnorm[dest:dest + n] = sqnorm
-            a_codes[dest:dest + n] = codes
-            dest += n
-        prog[BYTES] += 8 + (20 + width) * n
+        pos += _aligned(8 + n * row_width)
+        rows += n
+        prog[BYTES] += 8 + row_width * n
+    if keep and rows > 0:
+        e = prog[STAGED]
+        staged[e, 0] = g
+        staged[e, 1] = start
+        staged[e, 2] = pos
+        staged[e, 3] = rows
+        prog[STAGED] += 1
+        prog[STAGED_BYTES] = pos
     prog[SCANNED] += rows
 
 
 @nb.njit(cache=True, nogil=True)
+def _copy(dst, src):
+    for j in range(src.shape[0]):  # a plain loop: LLVM makes it a memcpy (slice assignment checks overlap)
+        dst[j] = src[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _mark_seen(seen, marks, g, rows, rows_cap):
+    """Mark g's first miss. Marks are forgotten once they cover twice the arena's rows (marks[0] counts),
+    so a second miss only counts if it comes soon enough to matter for a cache of this size."""
+    if marks[0] > 2 * rows_cap:
+        seen[:] = 0
+        marks[0] = 0
+    seen[g] = 1
+    marks[0] += rows
+
+
+@nb.njit(cache=True, nogil=True)
+def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len,
+          r_gp, r_start, meta, seen, marks):
+    """After a query, under the cache's exclusive lock: copy its staged postings into the arena (those no
+    other query cached meanwhile, and only on their second miss: `seen` marks the first, so postings read
+    once do not push out ones in use), then move its hits that are about to be evicted to the ring's head."""
+    dim = a_codes.shape[1]
+    row_width = 20 + a_codes.itemsize * dim
+    flat_codes = a_codes.reshape(a_codes.shape[0] * dim)
+    for e in range(n_staged):
+        g, pos, end, rows = staged[e, 0], staged[e, 1], staged[e, 2], staged[e, 3]
+        if slot_start[g] >= 0:
+            continue
+        if not seen[g]:
+            _mark_seen(seen, marks, g, rows, a_ids.shape[0])
+            continue
+        dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows)
+        while dest >= 0 and pos < end:
+            n = np.int64(stage[pos:pos + 4].view(np.uint32)[0])
+            ids, refs, scale, sqnorm, codes = _chunk_columns(stage[pos:pos + 8 + n * row_width], n, a_codes)
+            _copy(a_ids[dest:dest + n], ids)
+            _copy(a_refs[dest:dest + n], refs)
+            _copy(a_scale[dest:dest + n], scale)
+            _copy(a_sqnorm[dest:dest + n], sqnorm)
+            _copy(flat_codes[dest * dim:(dest + n) * dim], codes.reshape(n * dim))
+            dest += n
+            pos += _aligned(8 + n * row_width)
+    for i in range(n_hits):
+        g = hit_gps[i]
+        if slot_start[g] >= 0 and _due_for_eviction(meta, slot_start[g], a_ids.shape[0]):
+            _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
+
+
+@nb.njit(cache=True, nogil=True)
 def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, gp_of, fd, fn, counters,
-              limits, prog, kth_at, pending, dir_first, dir_n, dir_off, dir_size, data_fd, cap, scratch, a_ids,
-              a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta, state, k, budget, prune,
-              patience, residual, metric, use_cache):
+              limits, prog, kth_at, pending, dir_first, dir_n, dir_off, dir_size, data_fd, cap, a_ids, a_refs, a_scale,
+              a_sqnorm, a_codes, slot_start, slot_len, stage, staged, hit_gps, state, k, budget, prune, patience,
+              residual, metric, use_cache):
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
     upper bound found so far (the frontier fd, fn, counters, limits comes from plan_start). Like memory
     mode's adaptive stop, it also ends once `patience` postings in a row left that bound where it was and
     they held at least as many rows as it took to reach the last improvement (patience 0: off).
 
-    `use_cache` False: the cache is neither read nor filled (the caller's snapshot is newer than what the
-    cache is known to match: a commit whose publish step has not run yet).
+    The cache is only read (other queries may be scanning it too): postings read from the file land in
+    `stage` (bytes) and are listed in `staged`, hits in `hit_gps`, and the caller admits them afterwards (`admit`,
+    under the cache's exclusive lock). `use_cache` False: the cache is not read (the caller's snapshot is
+    newer than what it is known to match: a commit whose publish step has not run yet).
 
     Returns 0 when the query is done, or n > 0 when the next postings, local nodes pending[:n], include
     one that is neither cached nor in the directory: the caller looks those up and calls again."""
     memo = new_memo(q.shape[0])
     qsq, qabs = query_norms(q)
     hi_d = state[2]
-    missed = np.zeros(GROUP, dtype=np.bool_)
     while True:
         n = prog[PENDING]
         if n > 0:
@@ -217,25 +276,19 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
                 kth_at[0] = kth
                 return n
         prog[PENDING] = 0
-        for i in range(n):  # hits first: a miss's reservation may evict them
+        for i in range(n):
             g = gp_of[nodes[i]]
             start = slot_start[g] if use_cache else -1
-            missed[i] = start < 0
             if start >= 0:
                 scan_rows(q, qsq, qabs, a_ids, a_refs, a_scale, a_sqnorm, a_codes, start, start + slot_len[g],
                            centroids, residual, memo, state[0], state[1], state[2], state[3], metric)
+                hit_gps[prog[HITS]] = g
                 prog[HITS] += 1
                 prog[SCANNED] += slot_len[g]
-        for i in range(n):
-            if missed[i]:
-                _scan_posting(q, qsq, qabs, gp_of[nodes[i]], dir_first, dir_n, dir_off, dir_size, data_fd, cap,
-                              scratch, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp,
-                              r_start, meta, centroids, residual, memo, state, metric, prog, use_cache)
+            else:
+                _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, data_fd, cap, stage, staged,
+                              a_codes, centroids, residual, memo, state, metric, prog)
                 prog[MISSES] += 1
-        for i in range(n):  # last: moving a hit may evict others, which the loops above rely on
-            g = gp_of[nodes[i]]
-            if not missed[i] and slot_start[g] >= 0 and _due_for_eviction(meta, slot_start[g], a_ids.shape[0]):
-                _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
         prog[READ] += n
         for i in range(n):
             prog[ROWS] += t_list_start[nodes[i] + 1] - t_list_start[nodes[i]]
