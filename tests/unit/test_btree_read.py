@@ -56,28 +56,30 @@ def test_reads_match_lmdb_across_snapshots(store, rng, dim):
         os.close(fd)
 
 
-def test_a_missing_vector_falls_back_to_lmdb(store, rng):
-    """A key the walk cannot find is not guessed at: LMDB answers (here: raising, as for any reader)."""
+@pytest.fixture
+def hundred(store, rng):
+    """100 vectors of dim 8 in collection 1, and a reader with the data file open."""
     x = rng.normal(size=(100, 8)).astype(np.float32)
     with store.write() as txn:
         vectors.put(store, txn, 1, np.arange(100), x)
     reader, fd = _reader(store, 1, 8)
-    try:
-        with store.read() as txn:
-            assert np.array_equal(reader.get_many(txn, np.array([5, 7]), fd), x[[5, 7]])
-            with pytest.raises(RuntimeError, match="missing"):
-                reader.get_many(txn, np.array([5, 1000]), fd)
-            assert reader.fallbacks == 1
-    finally:
+    yield x, reader, fd
+    if fd >= 0:
         os.close(fd)
 
 
-def test_an_unreadable_file_falls_back_to_lmdb(store, rng):
-    x = rng.normal(size=(100, 8)).astype(np.float32)
-    with store.write() as txn:
-        vectors.put(store, txn, 1, np.arange(100), x)
-    reader, fd = _reader(store, 1, 8)
-    os.close(fd)
+def test_a_missing_vector_falls_back_to_lmdb(store, hundred):
+    """A key the walk cannot find is not guessed at: LMDB answers (here: raising, as for any reader)."""
+    x, reader, fd = hundred
     with store.read() as txn:
-        assert np.array_equal(reader.get_many(txn, np.array([3, 4]), fd), x[[3, 4]])
+        assert np.array_equal(reader.get_many(txn, np.array([5, 7]), fd), x[[5, 7]])
+        with pytest.raises(RuntimeError, match="missing"):
+            reader.get_many(txn, np.array([5, 1000]), fd)
+        assert reader.fallbacks == 1
+
+
+def test_an_unreadable_file_falls_back_to_lmdb(store, hundred):
+    x, reader, _ = hundred
+    with store.read() as txn:
+        assert np.array_equal(reader.get_many(txn, np.array([3, 4]), -1), x[[3, 4]])
     assert reader.fallbacks == 1

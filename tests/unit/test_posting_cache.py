@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from vecdb.index.posting_cache import PostingCache, SharedLock
 from vecdb.index.postings import row_bytes
-from vecdb.kernels.disk_query import COUNT, _due_for_eviction, _refresh, ring_reserve
+from vecdb.kernels.disk_query import COUNT, WRAPS, _due_for_eviction, _refresh, ring_reserve
 
 DIM = 4
 ROWS = 50
@@ -119,7 +119,7 @@ def test_shared_lock_excludes_writers_and_lets_readers_share():
     assert order == ["w", "r"]
 
 
-def test_a_posting_is_admitted_on_its_second_miss_with_its_rows():
+def test_once_the_arena_is_full_a_posting_is_admitted_on_its_second_miss_with_its_rows():
     import numpy as np
 
     from vecdb.index.postings import Rows
@@ -139,6 +139,10 @@ def test_a_posting_is_admitted_on_its_second_miss_with_its_rows():
         admit(stage, staged, 1, no_hits, 0, cache.ids, cache.refs, cache.scale, cache.sqnorm, cache.codes,
               cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta, cache.seen, cache.marks)
 
+    offer()
+    assert cache.slot(2) == (0, 5)  # the arena is filling for the first time: anything goes in
+    cache.clear()
+    cache.meta[WRAPS] = 1  # as if the ring had come round: the arena is full
     offer()
     assert cache.slot(2) is None  # read once: not worth a copy yet
     offer()

@@ -17,8 +17,9 @@ Queries scan the arena concurrently and never change it; the caller runs `admit`
 of the cache) under an exclusive lock. The arena is a FIFO ring (as in log-structured caches): postings
 are placed at rising rows and a new one overwrites the oldest, so there is no fragmentation and eviction
 is O(1). The ring's entries (r_gp, r_start) are queued in arena order; `meta` holds [front entry,
-entries, head row, rows held]. An entry whose posting was invalidated or cached again elsewhere stays
-queued until the head passes it, and evicting it then changes nothing (its slot no longer points at it).
+entries, head row, rows held, times the head went round]. An entry whose posting was invalidated or
+cached again elsewhere stays queued until the head passes it, and evicting it then changes nothing (its
+slot no longer points at it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from numba.core import types
 
 from .postings import new_memo, plan_next, query_norms, scan_rows
 
-FRONT, COUNT, HEAD, USED = 0, 1, 2, 3  # ring meta
+FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
 # query progress (int64), kept across calls so a query can stop for directory look-ups and resume
 READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(12)
@@ -45,7 +46,7 @@ GROUP = 4  # postings planned and scanned per step (each step tightens the bound
 def new_ring(rows_cap):
     """(r_gp, r_start, meta) of an empty ring over an arena of rows_cap rows."""
     size = max(rows_cap, 1)  # entries own disjoint row ranges, so there are never more than rows
-    return np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=np.int64), np.zeros(4, dtype=np.int64)
+    return np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=np.int64), np.zeros(5, dtype=np.int64)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -83,6 +84,7 @@ def ring_reserve(r_gp, r_start, meta, slot_start, slot_len, rows_cap, g, n):
     if meta[HEAD] + n > rows_cap:
         _evict(r_gp, r_start, meta, slot_start, slot_len, meta[HEAD], rows_cap)  # the tail end is skipped
         meta[HEAD] = 0
+        meta[WRAPS] += 1
     start = meta[HEAD]
     _evict(r_gp, r_start, meta, slot_start, slot_len, start, start + n)
     meta[HEAD] = start + n
@@ -207,8 +209,9 @@ def _mark_seen(seen, marks, g, rows, rows_cap):
 def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len,
           r_gp, r_start, meta, seen, marks):
     """After a query, under the cache's exclusive lock: copy its staged postings into the arena (those no
-    other query cached meanwhile, and only on their second miss: `seen` marks the first, so postings read
-    once do not push out ones in use), then move its hits that are about to be evicted to the ring's head."""
+    other query cached meanwhile; once the arena is full, only on their second miss: `seen` marks the
+    first, so postings read once do not push out ones in use), then move its hits that are about to be
+    evicted to the ring's head."""
     dim = a_codes.shape[1]
     row_width = 20 + a_codes.itemsize * dim
     flat_codes = a_codes.reshape(a_codes.shape[0] * dim)
@@ -216,7 +219,7 @@ def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sq
         g, pos, end, rows = staged[e, 0], staged[e, 1], staged[e, 2], staged[e, 3]
         if slot_start[g] >= 0:
             continue
-        if not seen[g]:
+        if meta[WRAPS] and not seen[g]:  # (while the arena is filling for the first time, anything goes in)
             _mark_seen(seen, marks, g, rows, a_ids.shape[0])
             continue
         dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows)
