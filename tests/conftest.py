@@ -16,6 +16,10 @@ settings.register_profile(
     "ci", max_examples=60, stateful_step_count=40, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+settings.register_profile(  # a long hunt, by hand: HYPOTHESIS_PROFILE=soak pytest tests/property
+    "soak", max_examples=2000, stateful_step_count=60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -117,6 +117,25 @@ def test_moving_upsert_is_not_served_its_old_code(tmp_path, rng):
             assert res.ids.tolist() == [8] and res.distances[0] < 1e-3
 
 
+def test_upserts_that_keep_the_lists_rewrite_the_codes(tmp_path, rng):
+    """Re-upserting vectors with the same tenants can leave every shortlist's ids as they were; the
+    postings must still carry the new vectors (a stale code there broke the search's pruning bound)."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, flat), x = _build(db, rng, codes="fp32")
+        moved = x[4500:] + 0.5
+        owners = [["big"] + ([f"t{i % 30}"] if i % 2 == 0 else []) for i in range(4500, 6000)]
+        _both((cur, flat), "upsert", np.arange(4500, 6000), moved, tenants=owners)
+        want = np.concatenate([x[:4500], moved])
+        idx = cur._index
+        with idx.store.read() as txn:
+            for tno in range(len(cur.tenants()) + 1):
+                for node in idx._tenant(tno, txn).lists:
+                    for raw in idx.postings.read_values(txn, tno, node):
+                        rows = Rows.from_buffer(raw, idx.postings.dim)
+                        np.testing.assert_array_equal(rows.codes, want[rows.ids])  # fp32 codes: the vectors
+        assert recall(cur, flat, moved[::50], "big") >= 0.93
+
+
 def test_disk_mode_options_are_checked(tmp_path, rng):
     with vecdb.open(tmp_path / "d", durable=False, cache_bytes=10_000) as db:
         (cur, _), x = _build(db, rng, n=2000)

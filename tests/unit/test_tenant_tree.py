@@ -76,3 +76,11 @@ def test_packed_copies_stay_within_their_budget(rng):
     second.view = None
     second.view = second.compile(tree, slab, np.arange(800), 100, pack_max=1000)
     assert second.view.packed
+
+
+def test_building_on_identical_vectors_stops(rng):
+    """k-means cannot split copies of one vector: the node stays a leaf instead of splitting forever."""
+    x = np.concatenate([np.ones((300, 2)), rng.normal(size=(20, 2)) + 50]).astype(np.float32)
+    tree = SharedTree.build(x, len(x), TreeParams(branching=3, max_leaf=8), metric=0)
+    leaf_of = tree.assign(x, 0)
+    assert tree.n_nodes < 60 and len(set(leaf_of[:300].tolist())) == 1

@@ -222,6 +222,7 @@ class CuratorIndex(VectorIndex):
         cap = max(1024, 2 * len(ids))
         self.slab = None if vecs is None else np.zeros((cap, self.info.dim), dtype=np.float32)
         self.slab_ids = np.full(cap, -1, dtype=np.int64)
+        self.row_dead = np.zeros(cap, dtype=bool)
         self.leaf_of = np.zeros(cap, dtype=np.int64)
         self.n_rows = len(ids)
         if vecs is not None:
@@ -351,7 +352,7 @@ class CuratorIndex(VectorIndex):
                 if self.disk is not None:
                     publish = self.disk.clear
             else:
-                self._save_lists(txn, touched, self._fresh_rows(change))
+                self._save_lists(txn, touched, self._fresh_rows(change), replaced=change.added_ids)
                 if self.disk is not None:
                     publish = partial(self.disk.invalidate, [(t, n) for t, nodes in touched.items() for n in nodes])
             unsorted = self.n_rows - self.sorted_rows
@@ -429,7 +430,8 @@ class CuratorIndex(VectorIndex):
             self._tenant(tno, txn).remove(slots[rows], self.leaf_of, self.tree, self.opts["tau"],
                                           touched.setdefault(tno, set()))
         np.subtract.at(self.leaf_size, self.leaf_of[slots], 1)
-        self.slab_ids[slots] = -1
+        # Dead rows keep their ids: a search already scanning them (an older view) still names them right.
+        self.row_dead[slots] = True
         hm_delete(self.hm_keys, self.hm_vals, ids)
         self.n_dead += len(ids)
         db = self.store.dbs["index"]
@@ -475,6 +477,9 @@ class CuratorIndex(VectorIndex):
             slab[: self.n_rows] = self.slab[: self.n_rows]
         slab_ids = np.full(cap, -1, dtype=np.int64)
         slab_ids[: self.n_rows] = self.slab_ids[: self.n_rows]
+        row_dead = np.zeros(cap, dtype=bool)
+        row_dead[: self.n_rows] = self.row_dead[: self.n_rows]
+        self.row_dead = row_dead
         leaf_of = np.zeros(cap, dtype=np.int64)
         leaf_of[: self.n_rows] = self.leaf_of[: self.n_rows]
         # New arrays, not resized ones: searches holding the old slab keep reading valid rows.
@@ -482,8 +487,12 @@ class CuratorIndex(VectorIndex):
         for tt in self._tenants.values():
             tt.view = None
 
+    def _live(self) -> np.ndarray:
+        """Slots of the live rows."""
+        return np.flatnonzero(~self.row_dead[: self.n_rows])
+
     def _rebuild_hashmap(self, extra: int = 0) -> None:
-        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        live = self._live()
         # 1.5x headroom: the table grows geometrically instead of being rebuilt every batch.
         self.hm_keys, self.hm_vals = hm_new(int(1.5 * (len(live) + extra)))
         self.hm_used = hm_put(self.hm_keys, self.hm_vals, self.slab_ids[live], live.astype(np.int64))
@@ -507,7 +516,7 @@ class CuratorIndex(VectorIndex):
 
     def _rebuild(self, txn: lmdb.Transaction) -> None:
         """Build a new tree over all live vectors, re-place them, and re-home every tenant's lists."""
-        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        live = self._live()
         rng = np.random.default_rng(self.params.seed + len(live))
         sample = live if len(live) <= 100_000 else np.sort(rng.choice(live, 100_000, replace=False))
         tree = SharedTree.build(np.ascontiguousarray(self._row_vectors(txn, sample)), len(live), self.params,
@@ -564,7 +573,7 @@ class CuratorIndex(VectorIndex):
             if not big:
                 break
             for leaf in big:
-                rows = np.flatnonzero((self.leaf_of[: self.n_rows] == leaf) & (self.slab_ids[: self.n_rows] >= 0))
+                rows = np.flatnonzero((self.leaf_of[: self.n_rows] == leaf) & ~self.row_dead[: self.n_rows])
                 X = np.ascontiguousarray(self._row_vectors(txn, rows))
                 _, labels = self.tree.split_leaf(leaf, X, self.params, self.tree_metric)
                 if np.bincount(labels).max() == len(rows):  # identical vectors: splitting cannot help
@@ -584,7 +593,7 @@ class CuratorIndex(VectorIndex):
         hence any shortlist below the root, are one contiguous range (scans stream instead of missing
         cache on every row). New arrays: searches in flight keep the old ones. Loaded tenants are
         renumbered; stored shortlists hold ids and need nothing."""
-        live = np.flatnonzero(self.slab_ids[: self.n_rows] >= 0)
+        live = self._live()
         live = live[np.argsort(self.tree.dfs_rank()[self.leaf_of[live]], kind="stable")]
         new_slot = np.full(self.n_rows, -1, dtype=np.int64)
         new_slot[live] = np.arange(len(live))
@@ -600,9 +609,11 @@ class CuratorIndex(VectorIndex):
         values = [_U32.pack(leaf) for leaf in leaves.tolist()]
         txn.cursor(self.store.dbs["index"]).putmulti(zip(id_keys(self.prefix + b"L", ids), values, strict=True))
 
-    def _save_lists(self, txn: lmdb.Transaction, touched: dict[int, set[int]], fresh: Rows | None) -> None:
+    def _save_lists(self, txn: lmdb.Transaction, touched: dict[int, set[int]], fresh: Rows | None,
+                    replaced: np.ndarray | None = None) -> None:
         """Write the touched shortlists (`S`) and bring their postings (`P`) in step. `fresh`: codes of
-        the vectors this write brings (disk mode), so postings rarely need to read `vectors`."""
+        the vectors this write brings (disk mode), so postings rarely need to read `vectors`; `replaced`:
+        ids whose vectors it changes (an upsert can leave a list's ids as they were)."""
         db = self.store.dbs["index"]
         changed = []
         for tno, nodes in touched.items():
@@ -622,7 +633,7 @@ class CuratorIndex(VectorIndex):
         if self.disk is None:  # memory mode keeps no postings: disk mode builds them when it needs them
             self._set_postings_current(txn, False)
         else:  # moving codes from the chunks being replaced
-            self.postings.sync(txn, changed, fresh, partial(self._encode_ids, txn))
+            self.postings.sync(txn, changed, fresh, partial(self._encode_ids, txn), replaced=replaced)
 
     def _row_vectors(self, txn: lmdb.Transaction, rows: np.ndarray) -> np.ndarray:
         if self.slab is not None:

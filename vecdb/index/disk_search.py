@@ -183,13 +183,14 @@ class DiskSearcher:
                     if txn.id() != self.directory.snapshot:
                         continue  # moved on again before this query got in
                     # A commit not yet published may have replaced cached postings: bypass the cache.
-                    use_cache = txn.id() <= self.store.published
+                    snapshot = txn.id()
+                    use_cache = snapshot <= self.store.published
                     generation = self.cache.generation
                     found, exact, staged, hits = self._scan_and_read(txn, q, tno, view, k, budget, prune, patience,
                                                                      state, use_cache, stage)
                 break
         if use_cache:
-            self._admit(stage, staged, hits, generation)
+            self._admit(stage, staged, hits, generation, snapshot)
         self.store.map_pages.maybe_release(self._release_at)
         return self._rerank(q, found, exact, k)
 
@@ -233,14 +234,16 @@ class DiskSearcher:
             stage = self._local.stage = np.empty(self._stage_bytes // 8, np.int64).view(np.uint8)
         return stage
 
-    def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int) -> None:
+    def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int, snapshot: int) -> None:
         """Put what a query read into the cache, unless that would mean waiting for other queries (then
-        those postings stay uncached) or a write dropped postings since the query read them."""
+        those postings stay uncached), or a write dropped postings since the query read them, or its
+        snapshot is older than the last commit (that commit's drops may already be done, and what the
+        query read may be what they dropped; a commit after this check drops it after this admission)."""
         if not (len(staged) or len(hits)) or not self.cache.lock.try_exclusive():
             return
         try:
             c = self.cache
-            if c.generation == generation:
+            if c.generation == generation and snapshot >= self.store.committed:
                 admit(stage, staged, len(staged), hits, len(hits), c.ids, c.refs, c.scale, c.sqnorm, c.codes,
                       c.slot_start, c.slot_len, c.r_gp, c.r_start, c.meta, c.seen, c.marks)
         finally:

@@ -159,11 +159,14 @@ class PostingStore:
         return out
 
     def sync(self, txn: lmdb.Transaction, lists: list[tuple[int, int, np.ndarray | None, np.ndarray | None]],
-             fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True) -> None:
+             fresh: Rows | None, encode_ids: Callable[[np.ndarray], Rows], reuse_old: bool = True,
+             replaced: np.ndarray | None = None) -> None:
         """Bring the chunks of each (tno, node, old ids, new ids) list to `new ids` (None: the list is
         gone). Rows come from `fresh`, then (if `reuse_old`) the old chunks being replaced, then
-        `encode_ids(ids)`."""
-        plans = [self._plan(tno, node, old, new) for tno, node, old, new in lists]
+        `encode_ids(ids)`. `replaced`: ids whose vectors changed, so chunks holding them are rewritten even
+        where their ids stay the same."""
+        replaced = np.zeros(0, np.int64) if replaced is None else replaced
+        plans = [self._plan(tno, node, old, new, replaced) for tno, node, old, new in lists]
         pool = self._pool(txn, plans if reuse_old else [], fresh)
         keys, parts = [], []
         for tno, node, new, rewrite, drop in plans:
@@ -182,13 +185,15 @@ class PostingStore:
     def _key(self, tno: int, node: int, chunk: int) -> bytes:
         return self.list_prefix(tno, node) + chunk.to_bytes(4, "big")
 
-    def _plan(self, tno: int, node: int, old: np.ndarray | None, new: np.ndarray | None):
+    def _plan(self, tno: int, node: int, old: np.ndarray | None, new: np.ndarray | None, replaced: np.ndarray):
         cap = self.cap
         old = np.zeros(0, np.int64) if old is None else old
         new = np.zeros(0, np.int64) if new is None else new
         n_old, n_new = -(-len(old) // cap), -(-len(new) // cap)
+        stale = np.isin(new, replaced)
         rewrite = [c for c in range(n_new)
-                   if c >= n_old or not np.array_equal(old[c * cap:(c + 1) * cap], new[c * cap:(c + 1) * cap])]
+                   if c >= n_old or stale[c * cap:(c + 1) * cap].any()
+                   or not np.array_equal(old[c * cap:(c + 1) * cap], new[c * cap:(c + 1) * cap])]
         drop = list(range(n_new, n_old))
         return tno, node, new, rewrite, drop
 

@@ -151,6 +151,8 @@ class SharedTree:
                 continue
             k = params.branching
             C, labels = kmeans(np.ascontiguousarray(X[rows]), k, params.kmeans_iters, params.seed + node, metric)
+            if np.bincount(labels).max() == len(rows):  # identical vectors: a split would repeat forever
+                continue
             kids = tree.add_children(node, C)
             for i, child in enumerate(kids):
                 stack.append((child, rows[labels == i]))

@@ -141,6 +141,11 @@ class Store:
                     "reopen it with a larger Settings.map_size"
                 ) from e
 
+    @property
+    def committed(self) -> int:
+        """The newest transaction this process committed (or found when it opened)."""
+        return self._committed
+
     def mark_published(self) -> None:
         """The last commit's in-memory consequences are done (called under write_lock)."""
         self.published = max(self.published, self._committed)
