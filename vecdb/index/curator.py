@@ -615,13 +615,14 @@ class CuratorIndex(VectorIndex):
         the vectors this write brings (disk mode), so postings rarely need to read `vectors`; `replaced`:
         ids whose vectors it changes (an upsert can leave a list's ids as they were)."""
         db = self.store.dbs["index"]
+        disk = self.disk is not None  # only postings need the lists as they were
         changed = []
         for tno, nodes in touched.items():
             tt = self._tenants[tno]
             base = self.prefix + b"S" + tno.to_bytes(4, "big")
             for node in nodes:
                 key = base + node.to_bytes(4, "big")
-                old = txn.get(key, db=db)
+                old = txn.get(key, db=db) if disk else None
                 old_ids = None if old is None else np.frombuffer(old, dtype="<i8").astype(np.int64)
                 slots = tt.lists.get(node)
                 new_ids = None if slots is None else self.slab_ids[slots]

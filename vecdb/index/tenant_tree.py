@@ -127,7 +127,7 @@ class TenantTree:
                     gone.setdefault(node, []).append(s)
                     break
         for node, rm in gone.items():
-            kept = _swap_remove(lists[node], _keep_mask(lists[node], rm))
+            kept = _without(lists[node], rm)
             touched.add(node)
             if len(kept):
                 lists[node] = kept
@@ -230,6 +230,17 @@ class TenantTree:
     def nbytes(self) -> int:
         lists = sum(a.nbytes for a in self.lists.values())
         return lists + 100 * len(self.counts) + (self.view.nbytes() if self.view is not None else 0)
+
+
+def _without(slots: np.ndarray, remove: list[int]) -> np.ndarray:
+    """slots minus `remove`, by _swap_remove; a batch mostly takes one row from a list, done directly."""
+    if len(remove) > 1:
+        return _swap_remove(slots, _keep_mask(slots, remove))
+    pos = int((slots == remove[0]).argmax())  # (it is there: the tenant holds it)
+    out = slots[:-1].copy()
+    if pos < len(out):
+        out[pos] = slots[-1]
+    return out
 
 
 def _swap_remove(slots: np.ndarray, keep: np.ndarray) -> np.ndarray:

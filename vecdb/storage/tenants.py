@@ -100,26 +100,44 @@ def set_access(store: Store, txn: lmdb.Transaction, cid: int, ids: np.ndarray,
     """Replace access lists (None deletes one); keeps `members` in step. -> per-tenant count deltas."""
     prefix = cid_prefix(cid)
     access_db, members_db = store.dbs["access"], store.dbs["members"]
-    deltas: dict[int, int] = {}
-    new_access: list[tuple[bytes, bytes]] = []
-    new_members: list[tuple[bytes, bytes]] = []
-    for key, vid, before, after in zip(id_keys(prefix, ids), ids.tolist(), old, new, strict=True):
-        before_set = set() if before is None else set(before.tolist())
-        after_set = set() if after is None else set(after.tolist())
-        id_bytes = vid.to_bytes(8, "big")
-        for tno in before_set - after_set:
-            txn.delete(prefix + tno_bytes(tno) + id_bytes, db=members_db)
-            deltas[tno] = deltas.get(tno, 0) - 1
-        for tno in after_set - before_set:
-            new_members.append((prefix + tno_bytes(tno) + id_bytes, b""))
-            deltas[tno] = deltas.get(tno, 0) + 1
-        if after is None:
+    ids = np.asarray(ids, dtype=np.int64)
+    before, after = _pairs(old), _pairs(new)
+    gone = np.setdiff1d(before, after, assume_unique=True)
+    came = np.setdiff1d(after, before, assume_unique=True)
+    for key in _member_keys(prefix, ids, gone):
+        txn.delete(key, db=members_db)
+    txn.cursor(members_db).putmulti((key, b"") for key in _member_keys(prefix, ids, came))
+    keys = id_keys(prefix, ids)
+    for key, acc in zip(keys, new, strict=True):
+        if acc is None:
             txn.delete(key, db=access_db)
-        else:
-            new_access.append((key, after.astype("<u4").tobytes()))
-    txn.cursor(access_db).putmulti(new_access)
-    txn.cursor(members_db).putmulti(new_members)
+    txn.cursor(access_db).putmulti(
+        (key, acc.astype("<u4").tobytes()) for key, acc in zip(keys, new, strict=True) if acc is not None)
+    deltas: dict[int, int] = {}
+    for codes, sign in ((gone, -1), (came, 1)):
+        tnos, counts = np.unique(codes & 0xFFFFFFFF, return_counts=True)
+        for tno, c in zip(tnos.tolist(), counts.tolist(), strict=True):
+            deltas[tno] = deltas.get(tno, 0) + sign * c
     return deltas
+
+
+def _pairs(lists: list[np.ndarray | None]) -> np.ndarray:
+    """(position << 32 | tno) for every tenant of every access list: sorted and unique, as each list is."""
+    lens = np.array([0 if a is None else len(a) for a in lists], dtype=np.int64)
+    if not lens.any():
+        return np.zeros(0, dtype=np.int64)
+    tnos = np.concatenate([a for a in lists if a is not None and len(a)]).astype(np.int64)
+    return (np.repeat(np.arange(len(lists), dtype=np.int64), lens) << 32) | tnos
+
+
+def _member_keys(prefix: bytes, ids: np.ndarray, pairs: np.ndarray) -> list[bytes]:
+    """`members` keys (prefix|tno|id) of _pairs codes, in key order (neighbouring keys share pages)."""
+    tnos, vids = pairs & 0xFFFFFFFF, ids[pairs >> 32]
+    order = np.lexsort((vids, tnos))
+    rec = np.empty(len(pairs), dtype=[("tno", ">u4"), ("id", ">u8")])
+    rec["tno"], rec["id"] = tnos[order], vids[order]
+    raw = rec.tobytes()
+    return [prefix + raw[j:j + 12] for j in range(0, len(raw), 12)]
 
 
 def members(store: Store, txn: lmdb.Transaction, cid: int, tno: int, start: int = 0,
