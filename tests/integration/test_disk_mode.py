@@ -3,6 +3,7 @@ exact (flat) search; switching modes; stats; options."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -134,6 +135,34 @@ def test_upserts_that_keep_the_lists_rewrite_the_codes(tmp_path, rng):
                         rows = Rows.from_buffer(raw, idx.postings.dim)
                         np.testing.assert_array_equal(rows.codes, want[rows.ids])  # fp32 codes: the vectors
         assert recall(cur, flat, moved[::50], "big") >= 0.93
+
+
+def test_postings_of_an_older_version_are_rebuilt_on_load(tmp_path, rng):
+    """Postings written before POSTINGS_VERSION may hold stale codes (see the test above): disk mode does
+    not trust them and writes them afresh when it loads."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, _), x = _build(db, rng, codes="fp32")
+        idx = cur._index
+        db_index = idx.store.dbs["index"]
+        with idx.store.write() as txn:  # what an older version left: no version, one chunk's codes wrong
+            meta = json.loads(bytes(txn.get(idx.prefix + b"M", db=db_index)))
+            del meta["postings_version"]
+            txn.put(idx.prefix + b"M", json.dumps(meta).encode(), db=db_index)
+            cur_ = txn.cursor(db_index)
+            assert cur_.set_range(idx.postings.base)
+            key, raw = cur_.item()
+            rows = Rows.from_buffer(bytes(raw), idx.postings.dim).copy()
+            rows.codes += 100.0
+            txn.put(key, rows.to_bytes("fp32"), db=db_index)
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        col = db.collection(cur.name)
+        col.search(x[0], k=1, tenant="big")  # loads the index
+        idx = col._index
+        with idx.store.read() as txn:
+            raw = txn.get(key, db=idx.store.dbs["index"])
+            rows = Rows.from_buffer(raw, idx.postings.dim)
+            np.testing.assert_array_equal(rows.codes, x[rows.ids])
+            assert json.loads(bytes(txn.get(idx.prefix + b"M", db=idx.store.dbs["index"])))["postings_version"] >= 2
 
 
 def test_disk_mode_options_are_checked(tmp_path, rng):

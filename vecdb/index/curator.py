@@ -78,6 +78,9 @@ DEFAULTS = {
     "posting_pages": 1,  # pages per posting chunk; new collections record NEW_POSTING_PAGES (older ones had 1)
 }
 NEW_POSTING_PAGES = 4  # one read of up to 4 pages costs little more than one of 1 page (postings.py)
+# Postings written by an older version are rebuilt when disk mode loads them. 2: before it, an upsert that
+# left a shortlist's ids in place could leave the vector's old code in the posting.
+POSTINGS_VERSION = 2
 CHOICES = {"codes": ("int8", "fp32")}
 
 
@@ -162,7 +165,8 @@ class CuratorIndex(VectorIndex):
         self._unsplittable = set()
         meta = json.loads(bytes(txn.get(self.prefix + b"M", db=db) or b"{}"))
         self.trained_rows = meta.get("trained_rows", 0)
-        self._postings_current = meta.get("postings_current", False)
+        self._postings_current = (meta.get("postings_current", False)
+                                  and meta.get("postings_version", 1) >= POSTINGS_VERSION)
         ids, leaves = self._read_leaves(txn)
         vecs = None
         if self._fits_in_memory(len(ids)):
@@ -406,7 +410,8 @@ class CuratorIndex(VectorIndex):
             self._save_meta(txn)
 
     def _save_meta(self, txn: lmdb.Transaction) -> None:
-        meta = {"trained_rows": self.trained_rows, "postings_current": self._postings_current}
+        meta = {"trained_rows": self.trained_rows, "postings_current": self._postings_current,
+                "postings_version": POSTINGS_VERSION}
         txn.put(self.prefix + b"M", json.dumps(meta).encode(), db=self.store.dbs["index"])
 
     def reset(self) -> None:
