@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vecdb.index.tenant_tree import TenantTree
+from vecdb.index.tenant_tree import TenantTree, _without
 from vecdb.index.tree import SharedTree, TreeParams
 
 
@@ -84,3 +84,11 @@ def test_building_on_identical_vectors_stops(rng):
     tree = SharedTree.build(x, len(x), TreeParams(branching=3, max_leaf=8), metric=0)
     leaf_of = tree.assign(x, 0)
     assert tree.n_nodes < 60 and len(set(leaf_of[:300].tolist())) == 1
+
+
+def test_removing_one_row_swaps_the_last_into_its_place():
+    slots = np.array([5, 6, 7, 8], dtype=np.int64)
+    assert _without(slots, [6]).tolist() == [5, 8, 7]
+    assert _without(slots, [8]).tolist() == [5, 6, 7]
+    assert _without(slots, [5, 7]).tolist() == [8, 6]
+    assert _without(slots, [9]).tolist() == [5, 6, 7, 8]  # not there: nothing goes

@@ -234,13 +234,14 @@ class TenantTree:
 
 def _without(slots: np.ndarray, remove: list[int]) -> np.ndarray:
     """slots minus `remove`, by _swap_remove; a batch mostly takes one row from a list, done directly."""
-    if len(remove) > 1:
-        return _swap_remove(slots, _keep_mask(slots, remove))
-    pos = int((slots == remove[0]).argmax())  # (it is there: the tenant holds it)
-    out = slots[:-1].copy()
-    if pos < len(out):
-        out[pos] = slots[-1]
-    return out
+    if len(remove) == 1:
+        pos = int((slots == remove[0]).argmax())
+        if slots[pos] == remove[0]:
+            out = slots[:-1].copy()
+            if pos < len(out):
+                out[pos] = slots[-1]
+            return out
+    return _swap_remove(slots, _keep_mask(slots, remove))
 
 
 def _swap_remove(slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
