@@ -59,6 +59,25 @@ def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
     assert after["cache_bytes"] <= after["cache_capacity_bytes"] <= budget
 
 
+def test_a_tenant_in_use_takes_the_cache_from_one_searched_once(tmp_path, rng):
+    """Admission follows use: after two scans of the big tenant have filled the arena (and gone round
+    it), a small tenant searched again and again gets its postings cached, pushing out postings read at
+    most twice."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=20_000) as db:
+        (cur, _), x = _build(db, rng)
+        for v in (x[0], -x[0]):
+            cur.search(v, k=10, tenant="big")
+        assert cur._index.disk.cache.meta[4] > 0  # WRAPS: the arena is full and has gone round
+        for v in x[:12]:  # its postings need a third use to beat the big tenant's (used at most twice)
+            cur.search(v, k=10, tenant="t4")
+        before = cur.stats()["index_stats"]
+        for v in x[12:18]:
+            cur.search(v, k=10, tenant="t4")
+        after = cur.stats()["index_stats"]
+    hits = after["cache_hits"] - before["cache_hits"]
+    assert hits >= 0.9 * (hits + after["cache_misses"] - before["cache_misses"])
+
+
 def _posting_keys(col) -> int:
     idx = col._index
     with idx.store.read() as txn:

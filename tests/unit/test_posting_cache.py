@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from vecdb.index.posting_cache import PostingCache, SharedLock
 from vecdb.index.postings import row_bytes
-from vecdb.kernels.disk_query import COUNT, WRAPS, _due_for_eviction, _refresh, ring_reserve
+from vecdb.kernels.disk_query import COUNT, HEAD, WRAPS, _due_for_eviction, _refresh, ring_reserve
 
 DIM = 4
 ROWS = 50
@@ -119,33 +119,51 @@ def test_shared_lock_excludes_writers_and_lets_readers_share():
     assert order == ["w", "r"]
 
 
-def test_once_the_arena_is_full_a_posting_is_admitted_on_its_second_miss_with_its_rows():
+def _staged_posting(first_id: int):
+    """(stage bytes, rows) of one 5-row int8 posting with ids first_id..first_id + 4."""
     import numpy as np
 
     from vecdb.index.postings import Rows
-    from vecdb.kernels.disk_query import admit
 
-    cache = PostingCache(40 * row_bytes(DIM, "int8"), DIM, "int8")
-    cache.grow(3)
-    rows = Rows(np.arange(5, dtype=np.int64) + 100, np.arange(5, dtype=np.uint32), np.ones(5, np.float32),
+    rows = Rows(np.arange(5, dtype=np.int64) + first_id, np.arange(5, dtype=np.uint32), np.ones(5, np.float32),
                 np.full(5, 2.0, np.float32), np.arange(5 * DIM, dtype=np.int8).reshape(5, DIM))
     value = rows.to_bytes("int8")
     stage = np.zeros(64 + len(value), np.uint8)
     stage[:len(value)] = np.frombuffer(value, np.uint8)
-    staged = np.array([[2, 0, -(-len(value) // 8) * 8, 5]], np.int64)
-    no_hits = np.zeros(0, np.int64)
+    return stage, -(-len(value) // 8) * 8, rows
 
-    def offer():
-        admit(stage, staged, 1, no_hits, 0, cache.ids, cache.refs, cache.scale, cache.sqnorm, cache.codes,
-              cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta, cache.seen, cache.marks)
 
-    offer()
-    assert cache.slot(2) == (0, 5)  # the arena is filling for the first time: anything goes in
-    cache.clear()
-    cache.meta[WRAPS] = 1  # as if the ring had come round: the arena is full
-    offer()
-    assert cache.slot(2) is None  # read once: not worth a copy yet
-    offer()
-    start, n = cache.slot(2)
-    assert n == 5 and cache.ids[start:start + 5].tolist() == list(range(100, 105))
+def test_once_the_arena_is_full_a_posting_is_admitted_when_used_more_than_what_it_evicts():
+    import numpy as np
+
+    from vecdb.kernels.disk_query import admit
+
+    cache = PostingCache(10 * row_bytes(DIM, "int8"), DIM, "int8")
+    assert cache.rows_cap == 10
+    cache.grow(3)
+    stage, end, rows = _staged_posting(100)
+    none = np.zeros(0, np.int64)
+
+    def offer(g, hits=none):
+        staged = np.array([[g, 0, end, 5]], np.int64) if g >= 0 else np.zeros((0, 4), np.int64)
+        admit(stage, staged, len(staged), hits, len(hits), cache.ids, cache.refs, cache.scale, cache.sqnorm,
+              cache.codes, cache.slot_start, cache.slot_len, cache.r_gp, cache.r_start, cache.meta, cache.freq,
+              cache.uses)
+
+    offer(0)
+    offer(1)
+    assert cache.slot(0) == (0, 5) and cache.slot(1) == (5, 5)  # filling for the first time: anything goes in
+    cache.meta[WRAPS] = 1  # as the ring does when it comes round; posting 2 would evict posting 0 (used once)
+    offer(2)
+    assert cache.slot(2) is None  # used once, as often as what it would evict: not worth a copy
+    offer(2)
+    start, n = cache.slot(2)  # used twice: in, in posting 0's place
+    assert (start, n) == (0, 5) and cache.slot(0) is None and cache.slot(1) == (5, 5)
+    assert cache.ids[start:start + 5].tolist() == list(range(100, 105))
     assert (cache.codes[start:start + 5] == rows.codes).all() and (cache.sqnorm[start:start + 5] == 2).all()
+    offer(-1, hits=np.array([1, 1, 1], np.int64))  # posting 1 is in use: about to be evicted, it moves ahead
+    assert cache.slot(1) == (5, 5) and cache.meta[HEAD] == 10  # so posting 2 (2 uses) is next in line
+    offer(0)
+    assert cache.slot(0) is None and cache.slot(2) == (0, 5)  # 2 uses against 2: stays out
+    offer(0)
+    assert cache.slot(0) == (0, 5) and cache.slot(2) is None and cache.slot(1) == (5, 5)  # 3 against 2: in

@@ -245,7 +245,7 @@ class DiskSearcher:
             c = self.cache
             if c.generation == generation and snapshot >= self.store.committed:
                 admit(stage, staged, len(staged), hits, len(hits), c.ids, c.refs, c.scale, c.sqnorm, c.codes,
-                      c.slot_start, c.slot_len, c.r_gp, c.r_start, c.meta, c.seen, c.marks)
+                      c.slot_start, c.slot_len, c.r_gp, c.r_start, c.meta, c.freq, c.uses)
         finally:
             self.cache.lock.release_exclusive()
 

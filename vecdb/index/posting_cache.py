@@ -30,8 +30,8 @@ class PostingCache:
         self.codes = np.zeros((self.rows_cap, dim), dtype=FORMATS[fmt])
         self.slot_start = np.full(0, -1, dtype=np.int64)  # per gp: first arena row, -1: not cached
         self.slot_len = np.zeros(0, dtype=np.int64)
-        self.seen = np.zeros(0, dtype=np.uint8)  # per gp: missed once lately (admission on the second miss)
-        self.marks = np.zeros(1, dtype=np.int64)
+        self.freq = np.zeros(0, dtype=np.uint8)  # per gp: recent uses, halved now and then (admission)
+        self.uses = np.zeros(1, dtype=np.int64)  # uses counted since the last halving
         self.r_gp, self.r_start, self.meta = new_ring(self.rows_cap)
         # Queries hold it shared while they read the arena; anything that changes the cache holds it
         # exclusively (so a posting being scanned is never overwritten).
@@ -43,7 +43,7 @@ class PostingCache:
         """Room for slots of gps below `postings`."""
         self.slot_start = grown(self.slot_start, postings, -1)
         self.slot_len = grown(self.slot_len, postings, 0)
-        self.seen = grown(self.seen, postings, 0)
+        self.freq = grown(self.freq, postings, 0)
 
     @property
     def capacity_bytes(self) -> int:

@@ -195,34 +195,70 @@ def _copy(dst, src):
 
 
 @nb.njit(cache=True, nogil=True)
-def _mark_seen(seen, marks, g, rows, rows_cap):
-    """Mark g's first miss. Marks are forgotten once they cover twice the arena's rows (marks[0] counts),
-    so a second miss only counts if it comes soon enough to matter for a cache of this size."""
-    if marks[0] > 2 * rows_cap:
-        seen[:] = 0
-        marks[0] = 0
-    seen[g] = 1
-    marks[0] += rows
+def count_use(freq, uses, g, age_at):
+    """Count one use (hit or miss) of posting g. Every `age_at` uses all counts halve (TinyLFU's reset), so
+    they measure recent use."""
+    if freq[g] < 255:
+        freq[g] += 1
+    uses[0] += 1
+    if uses[0] >= age_at:
+        for i in range(freq.shape[0]):
+            freq[i] >>= 1
+        uses[0] = 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _victims_use(r_gp, r_start, meta, slot_start, freq, rows_cap, n, mover):
+    """The highest use count among the cached postings that n rows placed at the head would evict: the
+    entries at the ring's front that ring_reserve's _evict calls would drop (not counting `mover`, a
+    posting that would be moved there)."""
+    size = r_gp.shape[0]
+    lo, hi = meta[HEAD], meta[HEAD] + n
+    wrap = hi > rows_cap  # the rest of this trip round goes, then [0, n)
+    if wrap:
+        hi = rows_cap
+    top = 0
+    i = 0
+    while i < meta[COUNT]:
+        e = (meta[FRONT] + i) % size
+        start = r_start[e]
+        if start < lo or start >= hi:
+            if not wrap:
+                break
+            wrap = False
+            lo, hi = 0, n
+            continue  # the same entry, against the next range
+        g = r_gp[e]
+        if slot_start[g] == start and g != mover:
+            top = max(top, np.int64(freq[g]))
+        i += 1
+    return top
 
 
 @nb.njit(cache=True, nogil=True)
 def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len,
-          r_gp, r_start, meta, seen, marks):
-    """After a query, under the cache's exclusive lock: copy its staged postings into the arena (those no
-    other query cached meanwhile; once the arena is full, only on their second miss: `seen` marks the
-    first, so postings read once do not push out ones in use), then move its hits that are about to be
-    evicted to the ring's head."""
+          r_gp, r_start, meta, freq, uses):
+    """After a query, under the cache's exclusive lock: count the use of every posting it read, copy its
+    staged postings into the arena (those no other query cached meanwhile; once the arena is full, only
+    those used more lately than every posting they would evict, as TinyLFU admits: under uniform use the
+    cache stops churning, under skewed use it follows the hot postings), then move its hits that are
+    about to be evicted to the ring's head, if used more than what they would evict there."""
     dim = a_codes.shape[1]
     row_width = 20 + a_codes.itemsize * dim
     flat_codes = a_codes.reshape(a_codes.shape[0] * dim)
+    rows_cap = a_ids.shape[0]
+    age_at = max(10 * meta[COUNT], 1024)  # TinyLFU's sample: ten uses per cached posting
+    for i in range(n_hits):
+        count_use(freq, uses, hit_gps[i], age_at)
     for e in range(n_staged):
         g, pos, end, rows = staged[e, 0], staged[e, 1], staged[e, 2], staged[e, 3]
-        if slot_start[g] >= 0:
+        count_use(freq, uses, g, age_at)
+        if slot_start[g] >= 0 or rows > rows_cap:
             continue
-        if meta[WRAPS] and not seen[g]:  # (while the arena is filling for the first time, anything goes in)
-            _mark_seen(seen, marks, g, rows, a_ids.shape[0])
+        # (while the arena is filling for the first time, anything goes in)
+        if meta[WRAPS] and freq[g] <= _victims_use(r_gp, r_start, meta, slot_start, freq, rows_cap, rows, -1):
             continue
-        dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, a_ids.shape[0], g, rows)
+        dest = ring_reserve(r_gp, r_start, meta, slot_start, slot_len, rows_cap, g, rows)
         while dest >= 0 and pos < end:
             n = np.int64(stage[pos:pos + 4].view(np.uint32)[0])
             ids, refs, scale, sqnorm, codes = _chunk_columns(stage[pos:pos + 8 + n * row_width], n, a_codes)
@@ -233,9 +269,10 @@ def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sq
             _copy(flat_codes[dest * dim:(dest + n) * dim], codes.reshape(n * dim))
             dest += n
             pos += _aligned(8 + n * row_width)
-    for i in range(n_hits):
+    for i in range(n_hits):  # by the same rule, so that under uniform use this does not churn either
         g = hit_gps[i]
-        if slot_start[g] >= 0 and _due_for_eviction(meta, slot_start[g], a_ids.shape[0]):
+        if (slot_start[g] >= 0 and _due_for_eviction(meta, slot_start[g], rows_cap)
+                and freq[g] > _victims_use(r_gp, r_start, meta, slot_start, freq, rows_cap, slot_len[g], g)):
             _refresh(g, a_ids, a_refs, a_scale, a_sqnorm, a_codes, slot_start, slot_len, r_gp, r_start, meta)
 
 
