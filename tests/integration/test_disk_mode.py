@@ -14,6 +14,7 @@ import vecdb
 from vecdb.errors import InternalError
 from vecdb.index.curator import CuratorIndex, check_options
 from vecdb.index.postings import PAGE, Rows, chunk_capacity, row_bytes
+from vecdb.kernels.disk_query import WRAPS
 
 from .test_curator import _both, _pair, clustered, recall
 
@@ -59,7 +60,7 @@ def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
     assert after["cache_bytes"] <= after["cache_capacity_bytes"] <= budget
 
 
-def test_a_tenant_in_use_takes_the_cache_from_one_searched_once(tmp_path, rng):
+def test_a_tenant_in_use_takes_the_cache_from_postings_used_less(tmp_path, rng):
     """Admission follows use: after two scans of the big tenant have filled the arena (and gone round
     it), a small tenant searched again and again gets its postings cached, pushing out postings read at
     most twice."""
@@ -67,7 +68,7 @@ def test_a_tenant_in_use_takes_the_cache_from_one_searched_once(tmp_path, rng):
         (cur, _), x = _build(db, rng)
         for v in (x[0], -x[0]):
             cur.search(v, k=10, tenant="big")
-        assert cur._index.disk.cache.meta[4] > 0  # WRAPS: the arena is full and has gone round
+        assert cur._index.disk.cache.meta[WRAPS] > 0  # the arena is full and has gone round
         for v in x[:12]:  # its postings need a third use to beat the big tenant's (used at most twice)
             cur.search(v, k=10, tenant="t4")
         before = cur.stats()["index_stats"]
@@ -167,9 +168,9 @@ def test_postings_of_an_older_version_are_rebuilt_on_load(tmp_path, rng):
             meta = json.loads(bytes(txn.get(idx.prefix + b"M", db=db_index)))
             del meta["postings_version"]
             txn.put(idx.prefix + b"M", json.dumps(meta).encode(), db=db_index)
-            cur_ = txn.cursor(db_index)
-            assert cur_.set_range(idx.postings.base)
-            key, raw = cur_.item()
+            cursor = txn.cursor(db_index)
+            assert cursor.set_range(idx.postings.base)
+            key, raw = cursor.item()
             rows = Rows.from_buffer(bytes(raw), idx.postings.dim).copy()
             rows.codes += 100.0
             txn.put(key, rows.to_bytes("fp32"), db=db_index)

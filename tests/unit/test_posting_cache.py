@@ -120,7 +120,7 @@ def test_shared_lock_excludes_writers_and_lets_readers_share():
 
 
 def _staged_posting(first_id: int):
-    """(stage bytes, rows) of one 5-row int8 posting with ids first_id..first_id + 4."""
+    """(stage bytes, end of its value in them, rows) of one 5-row int8 posting, ids first_id.. first_id + 4."""
     import numpy as np
 
     from vecdb.index.postings import Rows

@@ -190,7 +190,7 @@ class PostingStore:
         old = np.zeros(0, np.int64) if old is None else old
         new = np.zeros(0, np.int64) if new is None else new
         n_old, n_new = -(-len(old) // cap), -(-len(new) // cap)
-        stale = np.isin(new, replaced)
+        stale = np.isin(new, replaced) if len(replaced) else np.zeros(len(new), dtype=bool)
         rewrite = [c for c in range(n_new)
                    if c >= n_old or stale[c * cap:(c + 1) * cap].any()
                    or not np.array_equal(old[c * cap:(c + 1) * cap], new[c * cap:(c + 1) * cap])]

@@ -195,7 +195,7 @@ def _copy(dst, src):
 
 
 @nb.njit(cache=True, nogil=True)
-def count_use(freq, uses, g, age_at):
+def _count_use(freq, uses, g, age_at):
     """Count one use (hit or miss) of posting g. Every `age_at` uses all counts halve (TinyLFU's reset), so
     they measure recent use."""
     if freq[g] < 255:
@@ -249,10 +249,10 @@ def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sq
     rows_cap = a_ids.shape[0]
     age_at = max(10 * meta[COUNT], 1024)  # TinyLFU's sample: ten uses per cached posting
     for i in range(n_hits):
-        count_use(freq, uses, hit_gps[i], age_at)
+        _count_use(freq, uses, hit_gps[i], age_at)
     for e in range(n_staged):
         g, pos, end, rows = staged[e, 0], staged[e, 1], staged[e, 2], staged[e, 3]
-        count_use(freq, uses, g, age_at)
+        _count_use(freq, uses, g, age_at)
         if slot_start[g] >= 0 or rows > rows_cap:
             continue
         # (while the arena is filling for the first time, anything goes in)
