@@ -85,6 +85,19 @@ class CollectionMachine(RuleBasedStateMachine):
         check_search(res.ids, res.distances, model_top_k(self.model, query, k, tenant, self.metric),
                      self.model, tenant)
 
+    @rule(queries=st.lists(S.vectors, min_size=2, max_size=4), k=S.ks, tenant=S.tenant_names)
+    def search_batch(self, queries, k, tenant):
+        if tenant not in self.seen:
+            with pytest.raises(vecdb.TenantNotFound):
+                self.col.search_batch(np.stack(queries), k=k, tenant=tenant)
+            return
+        ids, dists = self.col.search_batch(np.stack(queries), k=k, tenant=tenant)
+        for row, query in enumerate(queries):
+            expected = model_top_k(self.model, query, k, tenant, self.metric)
+            n = len(expected)
+            assert (ids[row, n:] == -1).all()  # rows are padded past what the tenant holds
+            check_search(ids[row, :n], dists[row, :n], expected, self.model, tenant)
+
     @rule()
     def reopen(self):
         self.db.close()
