@@ -1,10 +1,10 @@
 """The RAM cache of hot postings (disk mode), bounded by `cache_bytes`.
 
 One preallocated arena of posting rows (ids, refs, scales, norms, codes) that query kernels read in place,
-several at once, and that is filled after each query with the postings it read (kernels/disk_query.py:
-the FIFO ring and why). Postings are known by
-their number (gp, see disk_search.py); per gp the cache holds the posting's arena slot. A posting bigger
-than the whole arena is not cached (the kernel scans it straight from the LMDB map).
+several at once. After each query, `admit` (kernels/disk_query.py: the FIFO ring, and TinyLFU admission
+by recent use) copies in those of the postings it read that are worth their place. Postings are known by
+their number (gp, see disk_search.py); per gp the cache holds the posting's arena slot and its use count.
+A posting bigger than the whole arena is not cached (queries read it from the file every time).
 """
 
 from __future__ import annotations
