@@ -18,7 +18,19 @@ import numba
 import numpy as np
 
 from ..errors import InternalError
-from ..kernels.disk_query import BYTES, FAILED, HITS, MISSES, PROGRESS_SLOTS, READ, SCANNED, STAGED, admit, disk_scan
+from ..kernels.disk_query import (
+    BYTES,
+    FAILED,
+    HITS,
+    MISSES,
+    PROGRESS_SLOTS,
+    READ,
+    SCANNED,
+    STAGED,
+    admit,
+    disk_scan,
+    rerank,
+)
 from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, plan_start, to_rerank
 from ..storage import Store
@@ -186,17 +198,17 @@ class DiskSearcher:
                     snapshot = txn.id()
                     use_cache = snapshot <= self.store.published
                     generation = self.cache.generation
-                    found, exact, staged, hits = self._scan_and_read(txn, q, tno, view, k, budget, prune, patience,
+                    ids, dists, staged, hits = self._scan_and_rerank(txn, q, tno, view, k, budget, prune, patience,
                                                                      state, use_cache, stage)
                 break
         if use_cache:
             self._admit(stage, staged, hits, generation, snapshot)
         self.store.map_pages.maybe_release(self._release_at)
-        return self._rerank(q, found, exact, k)
+        return ids, dists
 
-    def _scan_and_read(self, txn, q, tno, view, k, budget, prune, patience, state, use_cache, stage):
-        """The query kernel, called again after each directory look-up it asks for; then the exact vectors
-        of the candidates that may be in the top k. -> (their ids, vectors, staged, hit gps)."""
+    def _scan_and_rerank(self, txn, q, tno, view, k, budget, prune, patience, state, use_cache, stage):
+        """The query kernel, called again after each directory look-up it asks for; then the exact top k
+        among the candidates that may be in it. -> (ids, proxies, staged, hit gps)."""
         gp_of = self._postings_of(tno, view, txn)
         cache, d = self.cache, self.directory
         fd, fn, frontier, limits = plan_start(len(view.t_node))
@@ -221,11 +233,10 @@ class DiskSearcher:
         if prog[FAILED]:
             raise InternalError(f"{int(prog[FAILED])} posting chunks of tenant {tno} could not be read from "
                                 f"{self.store.path / 'data.mdb'}")
-        found = np.sort(to_rerank(state))  # id order: one forward pass over `vectors`
         with self._vectors_lock:
-            exact = self.vectors.get_many(txn, found, d.fd)
-        self._count(prog, len(found))
-        return found, exact, staged[:prog[STAGED]], hit_gps[:prog[HITS]]
+            ids, dists, reranked = self._rerank(txn, q, state, k)
+        self._count(prog, reranked)
+        return ids, dists, staged[:prog[STAGED]], hit_gps[:prog[HITS]]
 
     def _stage(self) -> np.ndarray:
         """This thread's staging bytes (reused: fresh memory would cost a page fault per 4 KiB)."""
@@ -282,16 +293,27 @@ class DiskSearcher:
             self._gp_of[tno] = (view, gp_of)
         return gp_of
 
-    def _rerank(self, q: np.ndarray, ids: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rerank(self, txn, q: np.ndarray, state, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The exact top k of the candidates (kernels/disk_query.rerank; LMDB reads them when the kernel
+        cannot) -> (ids, proxies, candidates read)."""
+        r = self.vectors
+        r.use_snapshot(txn)
+        if r.root >= 0:
+            ids, dists, n = rerank(q, state, r.prefix, r.root, self.directory.fd, r.psize, r.ranks, r.kids, r.counts,
+                                   r.tags, r.scratch, k, self.metric, self.cosine)
+            if n >= 0:
+                return ids, dists, n
+        found = np.sort(to_rerank(state))
+        vecs = r.get_many(txn, found, self.directory.fd)  # counts the fallback, asks LMDB
         if self.cosine and len(vecs):
             vecs = normalize_rows(vecs)
         prox = one_to_many(q, np.ascontiguousarray(vecs), self.metric)  # the same kernel as exact search
         order = np.argsort(prox, kind="stable")[:k]
         out_i = np.full(k, -1, dtype=np.int64)
         out_d = np.full(k, np.inf, dtype=np.float32)
-        out_i[: len(order)] = ids[order]
+        out_i[: len(order)] = found[order]
         out_d[: len(order)] = prox[order]
-        return out_i, out_d
+        return out_i, out_d, len(found)
 
     def invalidate(self, keys) -> None:
         with self.cache.lock.exclusive():

@@ -24,8 +24,12 @@ class VectorReader:
         self.store, self.cid, self.dim = store, cid, dim
         self.prefix = np.frombuffer(cid_prefix(cid), np.uint8)
         self.psize = store.env.stat()["psize"]
-        self.max_slots = max(64, max_bytes // self.psize)
-        self.pages = np.zeros((0, self.psize), np.uint8)
+        # a branch node is at least a 2-byte offset, an 8-byte header and a key of len(prefix) + 8 bytes
+        self.max_nodes = (self.psize - 16) // (2 + 8 + len(self.prefix) + 8) + 1
+        self.max_slots = max(64, max_bytes // (16 * self.max_nodes))
+        self.ranks = np.zeros((0, self.max_nodes), np.uint64)
+        self.kids = np.zeros((0, self.max_nodes), np.int64)
+        self.counts = np.zeros(0, np.int64)
         self.tags = np.full(0, -1, np.int64)
         self.scratch = np.zeros(self.psize, np.uint8)
         self.snapshot = -1
@@ -34,7 +38,7 @@ class VectorReader:
 
     @property
     def held_bytes(self) -> int:
-        return self.pages.nbytes
+        return self.ranks.nbytes + self.kids.nbytes
 
     def use_snapshot(self, txn) -> None:
         if txn.id() == self.snapshot:
@@ -48,7 +52,9 @@ class VectorReader:
         self.root = root if entries else -1
         slots = min(self.max_slots, 1 << max(6, (2 * branch_pages).bit_length()))
         if slots != len(self.tags):
-            self.pages = np.zeros((slots, self.psize), np.uint8)
+            self.ranks = np.zeros((slots, self.max_nodes), np.uint64)
+            self.kids = np.zeros((slots, self.max_nodes), np.int64)
+            self.counts = np.zeros(slots, np.int64)
             self.tags = np.full(slots, -1, np.int64)
         else:
             self.tags[:] = -1
@@ -60,11 +66,8 @@ class VectorReader:
         out = np.empty((n, self.dim * 4), np.uint8)
         if n == 0:
             return out.view(np.float32)
-        keys = np.empty((n, 12), np.uint8)
-        keys[:, :4] = self.prefix
-        keys[:, 4:] = np.asarray(ids, dtype=">u8").view(np.uint8).reshape(n, 8)
-        if self.root < 0 or read_values(keys, self.root, fd, self.psize, self.pages, self.tags, self.scratch,
-                                        out) >= 0:
+        if self.root < 0 or read_values(np.asarray(ids, np.int64), self.prefix, self.root, fd, self.psize, self.ranks,
+                                        self.kids, self.counts, self.tags, self.scratch, out) >= 0:
             self.fallbacks += 1
             return vectors_store.get_many(self.store, txn, self.cid, ids, self.dim)
         return out.view(np.float32)

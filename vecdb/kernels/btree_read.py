@@ -15,7 +15,9 @@ a branch, lo | hi << 16 | flags << 32 is the child's page number, and node 0's k
 Keys compare as bytes, a prefix first.
 
 Pages reachable from a snapshot's root never change while a read transaction of that snapshot is open,
-so branch pages are kept (direct-mapped by page number) for as long as the caller stays on one snapshot.
+so branch pages are kept (direct-mapped by page number) for as long as the caller stays on one snapshot,
+in compact form: each node's key as a uint64 rank and its child's page number, so the binary search of a
+page cold in the CPU's caches touches a few cache lines rather than most of the page.
 Anything unexpected (a page that is not what its parent says, a key not found, a size that is not the
 caller's) makes the call return the failing row, and the caller falls back to LMDB itself.
 """
@@ -24,8 +26,10 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.core import types
 
-from .disk_query import _pread
+# libc's pread, bound by name so the compiled kernels stay cacheable (a ctypes pointer is not)
+_pread = types.ExternalFunction("pread", types.intp(types.intc, types.uintp, types.uintp, types.int64))
 
 HEADER = 16
 P_BRANCH, P_LEAF, P_LEAF2 = 0x01, 0x02, 0x20
@@ -72,35 +76,58 @@ def _node(pg, i, psize):
 
 
 @nb.njit(cache=True, nogil=True)
-def _load(p, fd, psize, pages, tags, scratch):
-    """Page p: the kept copy if there is one, else read into scratch (-> (page, kept))."""
-    slot = p % tags.shape[0]
-    if tags[slot] == p:
-        return pages[slot], True
-    if _pread(fd, scratch.ctypes.data, psize, p * psize) != psize or _u64(scratch, 0) != p:
-        scratch[10] = 0  # no page flags: the caller sees a failure
-        scratch[11] = 0
-    return scratch, False
+def _read_page(p, fd, psize, scratch):
+    """Page p into scratch; -> whether it is there (a short read or another page number is a failure)."""
+    return _pread(fd, scratch.ctypes.data, psize, p * psize) == psize and _u64(scratch, 0) == p
 
 
 @nb.njit(cache=True, nogil=True)
-def _child(pg, n, psize, key):
-    """The page number of the branch node whose subtree holds key (the last whose key is <= key)."""
+def _key_rank(pg, off, size, prefix):
+    """A branch key as a uint64 that orders like the key among keys `prefix + 8-byte id`: 0 for a key of a
+    lower prefix, the maximum for a higher one, else the id (ids are below 2**63). -> (rank, ok)."""
+    lp = prefix.shape[0]
+    for j in range(min(size, lp)):
+        if pg[off + j] != prefix[j]:
+            return (np.uint64(0) if pg[off + j] < prefix[j] else np.uint64(0xFFFFFFFFFFFFFFFF)), True
+    if size != lp + 8:
+        return np.uint64(0), False  # not a key of this layout: the caller gives up
+    v = np.uint64(0)
+    for j in range(8):
+        v = (v << np.uint64(8)) | np.uint64(pg[off + lp + j])
+    return v, True
+
+
+@nb.njit(cache=True, nogil=True)
+def _keep_branch(pg, n, psize, prefix, slot, ranks, kids, counts):
+    """Store branch page pg's n nodes compactly in `slot`: each key's rank and its child's page number
+    (node 0's key sorts before all, rank 0). -> success."""
+    if n > ranks.shape[1]:
+        return False
+    for i in range(n):
+        off, ks = _node(pg, i, psize)
+        if off < 0:
+            return False
+        rank, ok = _key_rank(pg, off + 8, ks, prefix) if i else (np.uint64(0), True)
+        if not ok:
+            return False
+        ranks[slot, i] = rank
+        kids[slot, i] = _u16(pg, off) | (_u16(pg, off + 2) << 16) | (_u16(pg, off + 4) << 32)
+    counts[slot] = n
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _child(ranks, kids, n, target):
+    """The child of the last node whose rank is <= target (node 0 always qualifies)."""
     lo, hi, best = 1, n - 1, 0
     while lo <= hi:
         mid = (lo + hi) >> 1
-        off, ks = _node(pg, mid, psize)
-        if off < 0:
-            return -1
-        if _compare(pg, off + 8, ks, key) <= 0:
+        if ranks[mid] <= target:
             best = mid
             lo = mid + 1
         else:
             hi = mid - 1
-    off, _ = _node(pg, best, psize)
-    if off < 0:
-        return -1
-    return _u16(pg, off) | (_u16(pg, off + 2) << 16) | (_u16(pg, off + 4) << 32)
+    return kids[best]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -134,33 +161,40 @@ def _leaf_value(pg, n, psize, key, fd, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def read_values(keys, root, fd, psize, pages, tags, scratch, out):
-    """Copy the value of each keys[i] (uint8 rows, all of one length) into out[i] (uint8 rows of the
-    values' exact size), from the B-tree whose root page is `root`; branch pages are kept in
-    (pages, tags). Returns -1 when all were read, else the first row that could not be."""
-    for i in range(keys.shape[0]):
-        key = keys[i]
+def read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, out):
+    """Copy the value of each key `prefix + ids[i]` (big-endian) into out[i] (uint8 rows of the values'
+    exact size), from the B-tree whose root page is `root`. Branch pages are kept compactly, direct-mapped
+    by page number: (ranks, kids) rows of their keys' ranks (`_key_rank`) and child pages, `counts` nodes,
+    `tags` which page a slot holds (-1: none). Returns -1 when all were read, else the first row that
+    could not be."""
+    lp = prefix.shape[0]
+    key = np.empty(lp + 8, dtype=np.uint8)
+    key[:lp] = prefix
+    for i in range(ids.shape[0]):
+        target = np.uint64(ids[i])
+        for j in range(8):
+            key[lp + j] = np.uint8((target >> np.uint64(8 * (7 - j))) & np.uint64(0xFF))
         p = root
         done = False
         for _ in range(MAX_DEPTH):
-            pg, kept = _load(p, fd, psize, pages, tags, scratch)
-            flags = _u16(pg, 10)
-            n = (_u16(pg, 12) - HEADER) >> 1
-            if n <= 0 or HEADER + 2 * n > psize:
-                break
-            if flags & P_BRANCH:
-                if not kept:
-                    slot = p % tags.shape[0]
-                    pages[slot] = pg
-                    tags[slot] = p
-                p = _child(pg, n, psize, key)
-                if p < 0:
+            slot = p % tags.shape[0]
+            if tags[slot] != p:
+                if not _read_page(p, fd, psize, scratch):
                     break
-            elif flags & P_LEAF and not flags & P_LEAF2:
-                done = _leaf_value(pg, n, psize, key, fd, out[i])
-                break
-            else:
-                break
+                flags = _u16(scratch, 10)
+                n = (_u16(scratch, 12) - HEADER) >> 1
+                if n <= 0 or HEADER + 2 * n > psize:
+                    break
+                if flags & P_LEAF and not flags & (P_BRANCH | P_LEAF2):
+                    done = _leaf_value(scratch, n, psize, key, fd, out[i])
+                    break
+                if not flags & P_BRANCH:
+                    break
+                tags[slot] = -1  # while it is being filled
+                if not _keep_branch(scratch, n, psize, prefix, slot, ranks, kids, counts):
+                    break
+                tags[slot] = p
+            p = _child(ranks[slot], kids[slot], counts[slot], target)
         if not done:
             return i
     return -1

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from numba.core import types
 
-from .postings import new_memo, plan_next, query_norms, scan_rows
+from .btree_read import _pread, read_values
+from .distances import proxy
+from .postings import new_memo, plan_next, query_norms, scan_rows, to_rerank
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
@@ -36,8 +37,6 @@ FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(12)
 PROGRESS_SLOTS = 12
 
-# libc's pread, bound by name so the compiled kernels stay cacheable (a ctypes pointer is not)
-_pread = types.ExternalFunction("pread", types.intp(types.intc, types.uintp, types.uintp, types.int64))
 
 GROUP = 4  # postings planned and scanned per step (each step tightens the bound that prunes the next)
 
@@ -340,3 +339,40 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
             if 0 < patience <= prog[STALE] and prog[ROWS] - prog[USEFUL] >= prog[USEFUL]:
                 return 0
     return 0  # unreachable; keeps numba's return type simple
+
+
+@nb.njit(cache=True, nogil=True)
+def rerank(q, state, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, k, metric, cosine):
+    """The exact top k among the candidates that may be in it (postings.to_rerank), their vectors read
+    from the `vectors` B-tree (btree_read.read_values, in id order: one forward pass). Returns (ids int64[k]
+    padded with -1, proxies float32[k] padded with +inf, candidates read), or candidates read -1 when a
+    vector could not be read this way (the caller asks LMDB)."""
+    ids = np.sort(to_rerank(state))
+    dim = q.shape[0]
+    raw = np.empty((ids.shape[0], 4 * dim), dtype=np.uint8)
+    out_i = np.full(k, -1, dtype=np.int64)
+    out_d = np.full(k, np.inf, dtype=np.float32)
+    if ids.shape[0] and read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, raw) >= 0:
+        return out_i, out_d, -1
+    vecs = raw.view(np.float32).reshape((ids.shape[0], dim))
+    prox = np.empty(ids.shape[0], dtype=np.float32)
+    for i in range(ids.shape[0]):
+        prox[i] = proxy(q, _unit(vecs[i]) if cosine else vecs[i], metric)  # as exact search computes it
+    order = np.argsort(prox, kind="mergesort")  # stable: ties go to the lower id
+    for j in range(min(k, ids.shape[0])):
+        out_i[j] = ids[order[j]]
+        out_d[j] = prox[order[j]]
+    return out_i, out_d, ids.shape[0]
+
+
+@nb.njit(cache=True, nogil=True)
+def _unit(x):
+    """x scaled to unit length as distances.normalize_rows does it (all zeros stays all zeros)."""
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += x[j] * x[j]
+    inv = 1.0 / np.sqrt(s) if s > 0.0 else 0.0
+    out = np.empty_like(x)
+    for j in range(x.shape[0]):
+        out[j] = x[j] * inv
+    return out
