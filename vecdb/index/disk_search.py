@@ -21,6 +21,7 @@ from ..errors import InternalError
 from ..kernels.disk_query import (
     BYTES,
     FAILED,
+    GROUP,
     HITS,
     MISSES,
     PROGRESS_SLOTS,
@@ -30,9 +31,10 @@ from ..kernels.disk_query import (
     admit,
     disk_scan,
     rerank,
+    start_query,
 )
 from ..kernels.distances import normalize_rows, one_to_many
-from ..kernels.postings import new_scan_state, plan_start, to_rerank
+from ..kernels.postings import new_scan_state, to_rerank
 from ..storage import Store
 from .posting_cache import PostingCache, grown
 from .postings import PostingStore
@@ -125,6 +127,32 @@ class PostingDirectory:
         self.fd = -1  # a search that still holds this directory fails to read instead of reading a reused fd
 
 
+class QueryBuffers:
+    """One thread's query buffers, reused from query to query (fresh arrays cost more than a small
+    query's own work): the scan state, the plan's frontier, the kernel's progress, and what it lists
+    for admission, with the bytes it stages."""
+
+    def __init__(self, stage_bytes: int):
+        self.stage = np.empty(stage_bytes // 8, np.int64).view(np.uint8)
+        self.k = self.width = -1
+        self.state: tuple = ()
+        self.fd, self.fn = np.empty(0, np.float32), np.empty(0, np.int64)
+        self.staged, self.hit_gps = np.empty((0, 4), np.int64), np.empty(0, np.int64)
+        self.counters, self.limits = np.zeros(2, np.int64), np.zeros(1, np.float64)
+        self.prog, self.kth_at = np.zeros(PROGRESS_SLOTS, np.int64), np.zeros(1, np.float32)
+        self.pending = np.zeros(GROUP, np.int64)
+
+    def start(self, k: int, width: int, nodes: int) -> None:
+        """Ready for a query of (k, width) on a tenant subtree of `nodes` nodes."""
+        if (k, width) != (self.k, self.width):
+            self.state, self.k, self.width = new_scan_state(k, width), k, width
+        if len(self.fn) < nodes:
+            size = max(nodes, 2 * len(self.fn), 64)
+            self.fd, self.fn = np.empty(size, np.float32), np.empty(size, np.int64)
+            self.staged, self.hit_gps = np.empty((size, 4), np.int64), np.empty(size, np.int64)
+        start_query(self.state, self.fd, self.fn, self.counters, self.limits, self.prog, self.kth_at, nodes)
+
+
 class DiskSearcher:
     """Disk-mode queries of one collection; any number may run at once (see PostingCache.lock)."""
 
@@ -182,8 +210,8 @@ class DiskSearcher:
 
     def _search_one(self, q: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
                     width: int, patience: int) -> tuple[np.ndarray, np.ndarray]:
-        state = new_scan_state(k, width)
-        stage = self._stage()
+        b = self._buffers()
+        b.start(k, width, len(view.t_node))
         while True:
             with self.store.read(buffers=True) as txn:
                 if txn.id() != self.directory.snapshot:
@@ -198,52 +226,45 @@ class DiskSearcher:
                     snapshot = txn.id()
                     use_cache = snapshot <= self.store.published
                     generation = self.cache.generation
-                    ids, dists, staged, hits = self._scan_and_rerank(txn, q, tno, view, k, budget, prune, patience,
-                                                                     state, use_cache, stage)
+                    ids, dists = self._scan_and_rerank(txn, q, tno, view, k, budget, prune, patience, b, use_cache)
                 break
         if use_cache:
-            self._admit(stage, staged, hits, generation, snapshot)
+            self._admit(b.stage, b.staged[:b.prog[STAGED]], b.hit_gps[:b.prog[HITS]], generation, snapshot)
         self.store.map_pages.maybe_release(self._release_at)
         return ids, dists
 
-    def _scan_and_rerank(self, txn, q, tno, view, k, budget, prune, patience, state, use_cache, stage):
+    def _scan_and_rerank(self, txn, q, tno, view, k, budget, prune, patience, b: QueryBuffers, use_cache):
         """The query kernel, called again after each directory look-up it asks for; then the exact top k
-        among the candidates that may be in it. -> (ids, proxies, staged, hit gps)."""
+        among the candidates that may be in it. -> (ids, proxies)."""
         gp_of = self._postings_of(tno, view, txn)
-        cache, d = self.cache, self.directory
-        fd, fn, frontier, limits = plan_start(len(view.t_node))
-        prog = np.zeros(PROGRESS_SLOTS, dtype=np.int64)
-        kth_at = np.zeros(1, dtype=np.float32)
-        pending = np.zeros(4, dtype=np.int64)
-        staged = np.empty((len(view.t_node), 4), dtype=np.int64)
-        hit_gps = np.empty(len(view.t_node), dtype=np.int64)
+        cache, d, prog = self.cache, self.directory, b.prog
         while True:
             first, n_chunks, off, size = d.arrays
             n = disk_scan(q, view.centroids, view.radius, view.t_node, view.t_child_start, view.t_children,
-                          view.t_list_start, gp_of, fd, fn, frontier, limits, prog, kth_at, pending, first, n_chunks,
-                          off, size, d.fd, self.postings.cap, cache.ids, cache.refs, cache.scale, cache.sqnorm,
-                          cache.codes, cache.slot_start, cache.slot_len, stage, staged, hit_gps, state, k, budget,
-                          prune, patience, self.residual, self.metric, use_cache)
+                          view.t_list_start, gp_of, b.fd, b.fn, b.counters, b.limits, prog, b.kth_at, b.pending,
+                          first, n_chunks, off, size, d.fd, self.postings.cap, cache.ids, cache.refs, cache.scale,
+                          cache.sqnorm, cache.codes, cache.slot_start, cache.slot_len, b.stage, b.staged, b.hit_gps,
+                          b.state, k, budget, prune, patience, self.residual, self.metric, use_cache)
             if n == 0:
                 break
             lists = [(int(gp_of[u]), int(view.t_node[u]), int(view.t_list_start[u + 1] - view.t_list_start[u]))
-                     for u in pending[:n]]
+                     for u in b.pending[:n]]
             with d.lock:
                 d.look_up(txn, tno, [entry for entry in lists if d.n[entry[0]] < 0])
         if prog[FAILED]:
             raise InternalError(f"{int(prog[FAILED])} posting chunks of tenant {tno} could not be read from "
                                 f"{self.store.path / 'data.mdb'}")
         with self._vectors_lock:
-            ids, dists, reranked = self._rerank(txn, q, state, k)
+            ids, dists, reranked = self._rerank(txn, q, b.state, k)
         self._count(prog, reranked)
-        return ids, dists, staged[:prog[STAGED]], hit_gps[:prog[HITS]]
+        return ids, dists
 
-    def _stage(self) -> np.ndarray:
-        """This thread's staging bytes (reused: fresh memory would cost a page fault per 4 KiB)."""
-        stage = getattr(self._local, "stage", None)
-        if stage is None:
-            stage = self._local.stage = np.empty(self._stage_bytes // 8, np.int64).view(np.uint8)
-        return stage
+    def _buffers(self) -> QueryBuffers:
+        """This thread's query buffers."""
+        b = getattr(self._local, "buffers", None)
+        if b is None:
+            b = self._local.buffers = QueryBuffers(self._stage_bytes)
+        return b
 
     def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int, snapshot: int) -> None:
         """Put what a query read into the cache, unless that would mean waiting for other queries (then

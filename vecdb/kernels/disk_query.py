@@ -29,7 +29,7 @@ import numpy as np
 
 from .btree_read import _pread, read_values
 from .distances import proxy
-from .postings import new_memo, plan_next, query_norms, scan_rows, to_rerank
+from .postings import clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows, to_rerank
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
@@ -276,13 +276,22 @@ def admit(stage, staged, n_staged, hit_gps, n_hits, a_ids, a_refs, a_scale, a_sq
 
 
 @nb.njit(cache=True, nogil=True)
+def start_query(state, fd, fn, counters, limits, prog, kth_at, m):
+    """Reset one thread's reused query buffers for a query on a tenant subtree of m nodes."""
+    clear_scan_state(state)
+    restart_plan(fd, fn, counters, limits, m)
+    prog[:] = 0
+    kth_at[0] = 0.0
+
+
+@nb.njit(cache=True, nogil=True)
 def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, gp_of, fd, fn, counters,
               limits, prog, kth_at, pending, dir_first, dir_n, dir_off, dir_size, data_fd, cap, a_ids, a_refs, a_scale,
               a_sqnorm, a_codes, slot_start, slot_len, stage, staged, hit_gps, state, k, budget, prune, patience,
               residual, metric, use_cache):
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
-    upper bound found so far (the frontier fd, fn, counters, limits comes from plan_start). Like memory
+    upper bound found so far (the frontier fd, fn, counters, limits, set up by start_query). Like memory
     mode's adaptive stop, it also ends once `patience` postings in a row left that bound where it was and
     they held at least as many rows as it took to reach the last improvement (patience 0: off).
 

@@ -63,20 +63,19 @@ def encode(X: np.ndarray, refs: np.ndarray, centroids: np.ndarray, fmt: str
 
 
 @nb.njit(cache=True, nogil=True)
-def plan_start(m):
-    """A fresh best-first frontier over a tenant subtree of m nodes, holding the root: (keys, nodes,
-    counters [frontier size, rows planned], limits [SPANN prune limit])."""
-    fd = np.empty(max(m, 1), dtype=np.float32)
-    fn = np.empty(max(m, 1), dtype=np.int64)
-    size = _fpush(fd, fn, 0, np.float32(0.0), 0) if m else 0
-    return fd, fn, np.array([size, 0], dtype=np.int64), np.array([np.inf])
+def restart_plan(fd, fn, counters, limits, m):
+    """Make (fd, fn, counters, limits) a fresh best-first frontier over a tenant subtree of m nodes (fd and
+    fn hold at least m), holding the root: keys, nodes, [frontier size, rows planned], [SPANN prune limit]."""
+    counters[0] = _fpush(fd, fn, 0, np.float32(0.0), 0) if m else 0
+    counters[1] = 0
+    limits[0] = np.inf
 
 
 @nb.njit(cache=True, nogil=True)
 def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_start, fd, fn, counters, limits, k,
               budget, prune, threshold, max_out, metric):
     """The next (at most max_out) shortlist nodes (local indices) a query should read, continuing the
-    frontier (plan_start). The same best-first order as tree_search.tenant_search: shortlists keyed by
+    frontier (restart_plan). The same best-first order as tree_search.tenant_search: shortlists keyed by
     centroid distance, internal nodes by their ball's lower bound. A node whose lower bound is not below
     `threshold` (the caller's k-th smallest upper bound so far) is dropped: nothing below it can enter the
     top k. The plan ends once the lists planned hold `budget` rows (and at least k), and, for l2 with
@@ -118,6 +117,16 @@ def new_scan_state(k, width):
     bounds, as max-heaps."""
     return (np.full(width, np.inf, dtype=np.float32), np.full(width, -1, dtype=np.int64),
             np.full(k, np.inf, dtype=np.float32), np.full(k, -1, dtype=np.int64))
+
+
+@nb.njit(cache=True, nogil=True)
+def clear_scan_state(state):
+    """Empty the heaps of a scan state (new_scan_state) for the next query."""
+    cand_lo, cand_i, hi_d, hi_i = state
+    cand_lo[:] = np.inf
+    cand_i[:] = -1
+    hi_d[:] = np.inf
+    hi_i[:] = -1
 
 
 @nb.njit(cache=True, nogil=True, fastmath=FAST)
