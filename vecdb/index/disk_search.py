@@ -25,13 +25,16 @@ from ..kernels.disk_query import (
     HITS,
     MISSES,
     PROGRESS_SLOTS,
+    QUERIES,
     READ,
+    RERANKED,
     SCANNED,
     STAGED,
     admit,
     disk_scan,
     rerank,
     start_query,
+    tally,
 )
 from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, to_rerank
@@ -130,7 +133,7 @@ class PostingDirectory:
 class QueryBuffers:
     """One thread's query buffers, reused from query to query (fresh arrays cost more than a small
     query's own work): the scan state, the plan's frontier, the kernel's progress, and what it lists
-    for admission, with the bytes it stages."""
+    for admission, with the bytes it stages; and the thread's running totals for stats()."""
 
     def __init__(self, stage_bytes: int):
         self.stage = np.empty(stage_bytes // 8, np.int64).view(np.uint8)
@@ -141,6 +144,7 @@ class QueryBuffers:
         self.counters, self.limits = np.zeros(2, np.int64), np.zeros(1, np.float64)
         self.prog, self.kth_at = np.zeros(PROGRESS_SLOTS, np.int64), np.zeros(1, np.float32)
         self.pending = np.zeros(GROUP, np.int64)
+        self.totals = np.zeros(RERANKED + 1, np.int64)  # progress slots, then queries and reranked
 
     def start(self, k: int, width: int, nodes: int) -> None:
         """Ready for a query of (k, width) on a tenant subtree of `nodes` nodes."""
@@ -168,7 +172,7 @@ class DiskSearcher:
         self._gp: dict[tuple[int, int], int] = {}  # (tno, node) -> posting number
         self._gp_of: dict[int, tuple[TenantView, np.ndarray]] = {}  # tno -> (view, gp per local node)
         self._counters_lock = threading.Lock()
-        self.counters = {"queries": 0, "postings_read": 0, "posting_bytes_read": 0, "rows_scanned": 0, "reranked": 0}
+        self._all_buffers: list[QueryBuffers] = []  # every thread's, for their totals
         # Postings a query read are staged per thread, then admitted to the cache (at most what it holds).
         self._stage_bytes = min(self.cache.capacity_bytes, _STAGE_BYTES) + 8 * _STAGE_CHUNKS
         self._local = threading.local()
@@ -219,7 +223,8 @@ class DiskSearcher:
                         if txn.id() < self.directory.snapshot:
                             continue  # a newer snapshot is in use: take a newer transaction
                         self.directory.use_snapshot(txn)
-                with self.cache.lock.shared():
+                self.cache.lock.acquire_shared()
+                try:
                     if txn.id() != self.directory.snapshot:
                         continue  # moved on again before this query got in
                     # A commit not yet published may have replaced cached postings: bypass the cache.
@@ -227,6 +232,8 @@ class DiskSearcher:
                     use_cache = snapshot <= self.store.published
                     generation = self.cache.generation
                     ids, dists = self._scan_and_rerank(txn, q, tno, view, k, budget, prune, patience, b, use_cache)
+                finally:
+                    self.cache.lock.release_shared()
                 break
         if use_cache:
             self._admit(b.stage, b.staged[:b.prog[STAGED]], b.hit_gps[:b.prog[HITS]], generation, snapshot)
@@ -256,7 +263,7 @@ class DiskSearcher:
                                 f"{self.store.path / 'data.mdb'}")
         with self._vectors_lock:
             ids, dists, reranked = self._rerank(txn, q, b.state, k)
-        self._count(prog, reranked)
+        tally(b.totals, prog, reranked)
         return ids, dists
 
     def _buffers(self) -> QueryBuffers:
@@ -264,6 +271,8 @@ class DiskSearcher:
         b = getattr(self._local, "buffers", None)
         if b is None:
             b = self._local.buffers = QueryBuffers(self._stage_bytes)
+            with self._counters_lock:
+                self._all_buffers.append(b)
         return b
 
     def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int, snapshot: int) -> None:
@@ -280,17 +289,6 @@ class DiskSearcher:
                       c.slot_start, c.slot_len, c.r_gp, c.r_start, c.meta, c.freq, c.uses)
         finally:
             self.cache.lock.release_exclusive()
-
-    def _count(self, prog: np.ndarray, reranked: int) -> None:
-        with self._counters_lock:
-            self.cache.hits += int(prog[HITS])
-            self.cache.misses += int(prog[MISSES])
-            c = self.counters
-            c["queries"] += 1
-            c["postings_read"] += int(prog[READ])
-            c["posting_bytes_read"] += int(prog[BYTES])
-            c["rows_scanned"] += int(prog[SCANNED])
-            c["reranked"] += reranked
 
     def _postings_of(self, tno: int, view: TenantView, txn) -> np.ndarray:
         """The posting number of each of the tenant's local nodes (made again when its view changes). The
@@ -352,12 +350,18 @@ class DiskSearcher:
 
     def stats(self) -> dict:
         c = self.cache
-        looked = c.hits + c.misses
+        with self._counters_lock:
+            t = sum((b.totals for b in self._all_buffers), np.zeros(RERANKED + 1, np.int64)).tolist()
+        looked = t[HITS] + t[MISSES]
         return {
-            **self.counters,
-            "cache_hits": c.hits,
-            "cache_misses": c.misses,
-            "cache_hit_ratio": c.hits / looked if looked else 0.0,
+            "queries": t[QUERIES],
+            "postings_read": t[READ],
+            "posting_bytes_read": t[BYTES],
+            "rows_scanned": t[SCANNED],
+            "reranked": t[RERANKED],
+            "cache_hits": t[HITS],
+            "cache_misses": t[MISSES],
+            "cache_hit_ratio": t[HITS] / looked if looked else 0.0,
             "cache_bytes": c.held_bytes,
             "cache_capacity_bytes": c.capacity_bytes,
             "cached_postings": c.cached_postings,

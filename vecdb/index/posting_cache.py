@@ -37,7 +37,6 @@ class PostingCache:
         # exclusively (so a posting being scanned is never overwritten).
         self.lock = SharedLock()
         self.generation = 0  # counts changes that drop postings: staged rows older than one are not admitted
-        self.hits = self.misses = 0
 
     def grow(self, postings: int) -> None:
         """Room for slots of gps below `postings`."""
@@ -93,19 +92,28 @@ class SharedLock:
         self._writer = False
         self._waiting = 0
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
+    def acquire_shared(self) -> None:
+        """(Methods rather than a context manager: this is on every query's path.)"""
         with self._cond:
             while self._writer or self._waiting:
                 self._cond.wait()
             self._readers += 1
+
+    def release_shared(self) -> None:
+        with self._cond:
+            if self._readers <= 0:
+                raise RuntimeError("release_shared without acquire_shared")  # would block writers forever
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        self.acquire_shared()
         try:
             yield
         finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
+            self.release_shared()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

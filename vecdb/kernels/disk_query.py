@@ -36,6 +36,7 @@ FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 # query progress (int64), kept across calls so a query can stop for directory look-ups and resume
 READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(12)
 PROGRESS_SLOTS = 12
+QUERIES, RERANKED = PROGRESS_SLOTS, PROGRESS_SLOTS + 1  # further slots of a running total (`tally`)
 
 
 GROUP = 4  # postings planned and scanned per step (each step tightens the bound that prunes the next)
@@ -282,6 +283,15 @@ def start_query(state, fd, fn, counters, limits, prog, kth_at, m):
     restart_plan(fd, fn, counters, limits, m)
     prog[:] = 0
     kth_at[0] = 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def tally(totals, prog, reranked):
+    """Add a finished query's progress (and the candidates it reranked) to a running total."""
+    for i in range(PROGRESS_SLOTS):
+        totals[i] += prog[i]
+    totals[QUERIES] += 1
+    totals[RERANKED] += reranked
 
 
 @nb.njit(cache=True, nogil=True)

@@ -37,11 +37,16 @@ def map_ranges(data_file: Path) -> list[tuple[int, int]]:
 
 def shared_resident_bytes() -> int:
     """This process's resident file-backed (and shared) memory, from /proc/self/statm; 0 elsewhere."""
+    global _statm
     try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[2]) * _PAGE
+        if _statm is None:
+            _statm = os.open("/proc/self/statm", os.O_RDONLY)  # kept open: a read is on the query path
+        return int(os.pread(_statm, 256, 0).split()[2]) * _PAGE
     except OSError:
         return 0
+
+
+_statm: int | None = None
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
