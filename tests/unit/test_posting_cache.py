@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -167,3 +168,12 @@ def test_once_the_arena_is_full_a_posting_is_admitted_when_used_more_than_what_i
     assert cache.slot(0) is None and cache.slot(2) == (0, 5)  # 2 uses against 2: stays out
     offer(0)
     assert cache.slot(0) == (0, 5) and cache.slot(2) is None and cache.slot(1) == (5, 5)  # 3 against 2: in
+
+
+def test_a_shared_release_without_an_acquire_is_an_error_not_a_stuck_writer():
+    lock = SharedLock()
+    lock.acquire_shared()
+    lock.release_shared()
+    with pytest.raises(RuntimeError, match="without acquire_shared"):
+        lock.release_shared()
+    assert lock.try_exclusive()  # the count did not go negative
