@@ -3,9 +3,11 @@ exact (flat) search; switching modes; stats; options."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -59,6 +61,26 @@ def test_disk_mode_distances_are_the_exact_ones(tmp_path, rng, metric):
                 want = 1 - (v @ qq) / (np.linalg.norm(v, axis=1) * np.linalg.norm(qq))
             np.testing.assert_allclose(got.distances, want, rtol=1e-4, atol=1e-4)
             assert np.all(np.diff(got.distances) >= 0)
+
+
+def test_threads_that_come_and_go_keep_their_counts_but_not_their_buffers(tmp_path, rng):
+    """Each thread reuses its own query buffers (2 MB of staging); a thread that ended must not keep
+    them alive, and its queries must still count in stats()."""
+    with vecdb.open(tmp_path / "d", durable=False, cache_bytes=50_000) as db:
+        (cur, _), x = _build(db, rng)
+        before = cur.stats()["index_stats"]["queries"]
+
+        def three():
+            for v in x[:3]:
+                cur.search(v, k=5, tenant="big")
+
+        for _ in range(6):
+            t = threading.Thread(target=three)
+            t.start()
+            t.join()
+        gc.collect()
+        assert cur.stats()["index_stats"]["queries"] - before == 18
+        assert len(cur._index.disk._totals._live) <= 1  # at most this thread's (none searched here)
 
 def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
     budget = 30_000

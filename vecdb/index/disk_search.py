@@ -157,6 +157,30 @@ class QueryBuffers:
         start_query(self.state, self.fd, self.fn, self.counters, self.limits, self.prog, self.kth_at, nodes)
 
 
+class QueryTotals:
+    """The running totals of every thread's QueryBuffers. Holds only their small `totals` arrays, and
+    folds a thread's into `retired` once its buffers are gone (a thread that ended), so threads that come
+    and go neither lose counts nor keep their staging memory alive."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._live: dict[int, np.ndarray] = {}
+        self._retired = np.zeros(RERANKED + 1, np.int64)
+
+    def track(self, b: QueryBuffers) -> None:
+        with self._lock:
+            self._live[id(b)] = b.totals
+        weakref.finalize(b, self._retire, id(b))
+
+    def _retire(self, key: int) -> None:
+        with self._lock:
+            self._retired += self._live.pop(key)
+
+    def sum(self) -> list[int]:
+        with self._lock:
+            return sum(self._live.values(), self._retired.copy()).tolist()
+
+
 class DiskSearcher:
     """Disk-mode queries of one collection; any number may run at once (see PostingCache.lock)."""
 
@@ -171,8 +195,8 @@ class DiskSearcher:
         self.residual = postings.fmt == "int8"  # int8 codes are residuals from their leaf's centroid
         self._gp: dict[tuple[int, int], int] = {}  # (tno, node) -> posting number
         self._gp_of: dict[int, tuple[TenantView, np.ndarray]] = {}  # tno -> (view, gp per local node)
-        self._counters_lock = threading.Lock()
-        self._all_buffers: list[QueryBuffers] = []  # every thread's, for their totals
+        self._pool_lock = threading.Lock()
+        self._totals = QueryTotals()
         # Postings a query read are staged per thread, then admitted to the cache (at most what it holds).
         self._stage_bytes = min(self.cache.capacity_bytes, _STAGE_BYTES) + 8 * _STAGE_CHUNKS
         self._local = threading.local()
@@ -204,7 +228,7 @@ class DiskSearcher:
         return ids, dists
 
     def _executor(self, threads: int) -> ThreadPoolExecutor:
-        with self._counters_lock:
+        with self._pool_lock:
             if self._pool is None or self._pool_size < threads:
                 old, self._pool = self._pool, ThreadPoolExecutor(threads, thread_name_prefix="vecdb-disk")
                 self._pool_size = threads
@@ -271,8 +295,7 @@ class DiskSearcher:
         b = getattr(self._local, "buffers", None)
         if b is None:
             b = self._local.buffers = QueryBuffers(self._stage_bytes)
-            with self._counters_lock:
-                self._all_buffers.append(b)
+            self._totals.track(b)
         return b
 
     def _admit(self, stage, staged: np.ndarray, hits: np.ndarray, generation: int, snapshot: int) -> None:
@@ -350,8 +373,7 @@ class DiskSearcher:
 
     def stats(self) -> dict:
         c = self.cache
-        with self._counters_lock:
-            t = sum((b.totals for b in self._all_buffers), np.zeros(RERANKED + 1, np.int64)).tolist()
+        t = self._totals.sum()
         looked = t[HITS] + t[MISSES]
         return {
             "queries": t[QUERIES],
