@@ -174,15 +174,13 @@ def serve(data: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *
     server, bound = create_server(data, address, settings=settings, keys=keys, tls_cert=cert, tls_key=key,
                                   metrics_port=metrics_port or None)
     server.start()
-    stopping = threading.Event()
+    # The handler only notes the signal: it runs between two bytecodes of the main thread, maybe inside a
+    # lock that thread holds (a second Ctrl-C inside the first's Event.set deadlocked), so the main loop
+    # below does the rest.
+    received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        print(f"vecdb: {signal.Signals(signum).name}: finishing in-flight requests (up to {grace:g}s)...",
-              file=out, flush=True)
-        threading.Thread(target=server.stop, args=(grace,), name="vecdb-shutdown", daemon=True).start()
+        received.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     mode = f"{len(keys)} API keys" if keys is not None else "no auth, loopback only"
@@ -191,8 +189,13 @@ def serve(data: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *
     print(f"vecdb: serving {str(data)!r} on {host}:{bound} ({mode}, {tls}{metrics})", file=out, flush=True)
     try:
         # Short waits keep the main thread responsive to signals; True means "timed out, still serving".
-        while server.wait_for_termination(timeout=0.5):
-            pass
+        stopping = False
+        while server.wait_for_termination(timeout=0.1 if received else 0.5):
+            if received and not stopping:
+                stopping = True
+                print(f"vecdb: {signal.Signals(received[0]).name}: finishing in-flight requests (up to {grace:g}s)...",
+                      file=out, flush=True)
+                threading.Thread(target=server.stop, args=(grace,), name="vecdb-shutdown", daemon=True).start()
         server.stop(grace)  # waits until the shutdown thread has closed the database
     finally:
         for sig, handler in previous.items():

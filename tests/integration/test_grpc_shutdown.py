@@ -139,3 +139,20 @@ def test_sigint_stops_a_loopback_server(tmp_path):
             proc.kill()
     log = drain(lines)
     assert "no auth, loopback only" in log and f"metrics on :{metrics_port}" in log and "stopped" in log
+
+
+def test_repeated_signals_still_stop_the_server(tmp_path):
+    """Ctrl-C pressed again while the first is being handled must not hang the server: a signal handler
+    runs between two bytecodes of the main thread, maybe inside a lock that thread holds."""
+    proc, _, lines = start_serve("--data", str(tmp_path / "db"))
+    try:
+        for _ in range(5000):  # as fast as they go: some land while an earlier one is being handled
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)  # (signals after the stop may end it by SIGINT: the point is that it ends)
+    finally:
+        hung = proc.poll() is None
+        if hung:
+            proc.kill()
+    assert not hung
