@@ -39,14 +39,16 @@ def shared_resident_bytes() -> int:
     """This process's resident file-backed (and shared) memory, from /proc/self/statm; 0 elsewhere."""
     global _statm
     try:
-        if _statm is None:
-            _statm = os.open("/proc/self/statm", os.O_RDONLY)  # kept open: a read is on the query path
-        return int(os.pread(_statm, 256, 0).split()[2]) * _PAGE
+        if _statm is None or _statm[0] != os.getpid():  # kept open (a read is on the query path), per process
+            if _statm is not None:
+                os.close(_statm[1])  # the parent's, inherited by this forked child
+            _statm = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
+        return int(os.pread(_statm[1], 256, 0).split()[2]) * _PAGE
     except OSError:
         return 0
 
 
-_statm: int | None = None
+_statm: tuple[int, int] | None = None  # (pid, fd): /proc/self resolves when opened, so a forked child reopens
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
