@@ -32,11 +32,11 @@ from ..kernels.disk_query import (
     STAGED,
     admit,
     disk_scan,
+    exact_top_k,
     rerank,
     start_query,
     tally,
 )
-from ..kernels.distances import normalize_rows, one_to_many
 from ..kernels.postings import new_scan_state, to_rerank
 from ..storage import Store
 from .posting_cache import PostingCache, grown
@@ -346,16 +346,8 @@ class DiskSearcher:
             if n >= 0:
                 return ids, dists, n
         found = np.sort(to_rerank(state))
-        vecs = r.get_many(txn, found, self.directory.fd)  # counts the fallback, asks LMDB
-        if self.cosine and len(vecs):
-            vecs = normalize_rows(vecs)
-        prox = one_to_many(q, np.ascontiguousarray(vecs), self.metric)  # the same kernel as exact search
-        order = np.argsort(prox, kind="stable")[:k]
-        out_i = np.full(k, -1, dtype=np.int64)
-        out_d = np.full(k, np.inf, dtype=np.float32)
-        out_i[: len(order)] = found[order]
-        out_d[: len(order)] = prox[order]
-        return out_i, out_d, len(found)
+        ids, dists = exact_top_k(q, found, r.from_lmdb(txn, found), k, self.metric, self.cosine)
+        return ids, dists, len(found)
 
     def invalidate(self, keys) -> None:
         with self.cache.lock.exclusive():

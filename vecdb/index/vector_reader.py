@@ -68,6 +68,10 @@ class VectorReader:
             return out.view(np.float32)
         if self.root < 0 or read_values(np.asarray(ids, np.int64), self.prefix, self.root, fd, self.psize, self.ranks,
                                         self.kids, self.counts, self.tags, self.scratch, out) >= 0:
-            self.fallbacks += 1
-            return vectors_store.get_many(self.store, txn, self.cid, ids, self.dim)
+            return self.from_lmdb(txn, ids)
         return out.view(np.float32)
+
+    def from_lmdb(self, txn, ids: np.ndarray) -> np.ndarray:
+        """The same vectors asked of LMDB itself (when the walk could not read them; counted)."""
+        self.fallbacks += 1
+        return vectors_store.get_many(self.store, txn, self.cid, ids, self.dim)

@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 
 from .btree_read import _pread, read_values
-from .distances import proxy
+from .distances import normalize_rows, one_to_many
 from .postings import clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows, to_rerank
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
@@ -365,33 +365,24 @@ def rerank(q, state, prefix, root, fd, psize, ranks, kids, counts, tags, scratch
     """The exact top k among the candidates that may be in it (postings.to_rerank), their vectors read
     from the `vectors` B-tree (btree_read.read_values, in id order: one forward pass). Returns (ids int64[k]
     padded with -1, proxies float32[k] padded with +inf, candidates read), or candidates read -1 when a
-    vector could not be read this way (the caller asks LMDB)."""
+    vector could not be read this way (the caller asks LMDB, then calls exact_top_k itself)."""
     ids = np.sort(to_rerank(state))
-    dim = q.shape[0]
-    raw = np.empty((ids.shape[0], 4 * dim), dtype=np.uint8)
-    out_i = np.full(k, -1, dtype=np.int64)
-    out_d = np.full(k, np.inf, dtype=np.float32)
+    raw = np.empty((ids.shape[0], 4 * q.shape[0]), dtype=np.uint8)
     if ids.shape[0] and read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, raw) >= 0:
-        return out_i, out_d, -1
-    vecs = raw.view(np.float32).reshape((ids.shape[0], dim))
-    prox = np.empty(ids.shape[0], dtype=np.float32)
-    for i in range(ids.shape[0]):
-        prox[i] = proxy(q, _unit(vecs[i]) if cosine else vecs[i], metric)  # as exact search computes it
-    order = np.argsort(prox, kind="mergesort")  # stable: ties go to the lower id
-    for j in range(min(k, ids.shape[0])):
-        out_i[j] = ids[order[j]]
-        out_d[j] = prox[order[j]]
+        return np.full(k, -1, dtype=np.int64), np.full(k, np.inf, dtype=np.float32), -1
+    out_i, out_d = exact_top_k(q, ids, raw.view(np.float32).reshape((ids.shape[0], q.shape[0])), k, metric, cosine)
     return out_i, out_d, ids.shape[0]
 
 
 @nb.njit(cache=True, nogil=True)
-def _unit(x):
-    """x scaled to unit length as distances.normalize_rows does it (all zeros stays all zeros)."""
-    s = 0.0
-    for j in range(x.shape[0]):
-        s += x[j] * x[j]
-    inv = 1.0 / np.sqrt(s) if s > 0.0 else 0.0
-    out = np.empty_like(x)
-    for j in range(x.shape[0]):
-        out[j] = x[j] * inv
-    return out
+def exact_top_k(q, ids, vecs, k, metric, cosine):
+    """The k of (ids, stored vectors) nearest to q, scored as exact search scores them (cosine: rows
+    normalised first) -> (ids int64[k] padded with -1, proxies float32[k] padded with +inf)."""
+    prox = one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric)
+    order = np.argsort(prox, kind="mergesort")  # stable: ties go to the lower id
+    out_i = np.full(k, -1, dtype=np.int64)
+    out_d = np.full(k, np.inf, dtype=np.float32)
+    for j in range(min(k, ids.shape[0])):
+        out_i[j] = ids[order[j]]
+        out_d[j] = prox[order[j]]
+    return out_i, out_d
