@@ -83,3 +83,40 @@ def test_an_unreadable_file_falls_back_to_lmdb(store, hundred):
     with store.read() as txn:
         assert np.array_equal(reader.get_many(txn, np.array([3, 4]), -1), x[[3, 4]])
     assert reader.fallbacks == 1
+
+
+@pytest.mark.parametrize("slack", [0.0, 0.05, 1.0])  # tight, typical and useless lower bounds
+def test_the_rerank_reads_what_can_be_in_the_top_k_and_stops_there(store, rng, slack):
+    """kernels/disk_query.rerank reads candidates by lower bound and stops once the k-th exact distance is
+    below every lower bound left: the result is the exact top k of all the candidates, however tight or
+    loose the bounds, and with tight bounds it reads fewer than all of them."""
+    from vecdb.kernels.disk_query import exact_top_k, rerank
+    from vecdb.kernels.distances import L2
+    from vecdb.kernels.postings import candidates, new_scan_state
+
+    n, dim, k = 2_000, 16, 10
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    with store.write() as txn:
+        vectors.put(store, txn, 1, np.arange(n), x)
+    reader, fd = _reader(store, 1, dim)
+    try:
+        for _ in range(20):
+            q = rng.normal(size=dim).astype(np.float32)
+            pool = rng.choice(n, 60, replace=False)
+            exact = ((x[pool] - q) ** 2).sum(1)
+            lo = exact - slack * rng.random(60) * exact.mean()
+            state = new_scan_state(k, 60)
+            state[0][:], state[1][:] = lo, pool
+            state[2][:] = np.sort(exact)[k - 1]  # the k-th upper bound: the k-th exact distance itself
+            with store.read() as txn:
+                reader.use_snapshot(txn)
+                ids, dists, read = rerank(q, state, reader.prefix, reader.root, fd, reader.psize, reader.ranks,
+                                          reader.kids, reader.counts, reader.tags, reader.scratch, k, L2, False)
+            cands = np.sort(candidates(state)[0])
+            want_i, want_d = exact_top_k(q, cands, x[cands], k, L2, False)
+            assert np.array_equal(ids, want_i) and np.array_equal(dists, want_d)
+            assert k <= read <= len(cands)
+            if slack == 0.0:
+                assert read == k  # exact bounds: nothing past the top k is read
+    finally:
+        os.close(fd)

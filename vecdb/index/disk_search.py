@@ -37,7 +37,7 @@ from ..kernels.disk_query import (
     start_query,
     tally,
 )
-from ..kernels.postings import new_scan_state, to_rerank
+from ..kernels.postings import candidates, new_scan_state
 from ..storage import Store
 from .posting_cache import PostingCache, grown
 from .postings import PostingStore
@@ -345,7 +345,7 @@ class DiskSearcher:
                                    r.tags, r.scratch, k, self.metric, self.cosine)
             if n >= 0:
                 return ids, dists, n
-        found = np.sort(to_rerank(state))
+        found = np.sort(candidates(state)[0])
         ids, dists = exact_top_k(q, found, r.from_lmdb(txn, found), k, self.metric, self.cosine)
         return ids, dists, len(found)
 

@@ -16,7 +16,7 @@ Keys compare as bytes, a prefix first.
 
 Pages reachable from a snapshot's root never change while a read transaction of that snapshot is open,
 so branch pages are kept (direct-mapped by page number) for as long as the caller stays on one snapshot,
-in compact form: each node's key as a uint64 rank and its child's page number, so the binary search of a
+in compact form: each node's key as a uint64 rank and its child's page number, so the search of a
 page cold in the CPU's caches touches a few cache lines rather than most of the page.
 Anything unexpected (a page that is not what its parent says, a key not found, a size that is not the
 caller's) makes the call return the failing row, and the caller falls back to LMDB itself.
@@ -117,17 +117,35 @@ def _keep_branch(pg, n, psize, prefix, slot, ranks, kids, counts):
 
 
 @nb.njit(cache=True, nogil=True)
-def _child(ranks, kids, n, target):
-    """The child of the last node whose rank is <= target (node 0 always qualifies)."""
-    lo, hi, best = 1, n - 1, 0
-    while lo <= hi:
+def _child_index(ranks, n, target):
+    """The last node of a kept branch page (ranks of its n nodes) whose rank is <= target (node 0 always
+    qualifies). Ids are usually spread evenly enough between a page's first and last key that a guess by
+    interpolation lands within a few nodes: one cache line cold in the CPU's caches, where a binary search
+    touches six; a few steps from the guess, else a binary search, bound the worst case."""
+    if n <= 1 or ranks[1] > target:
+        return 0
+    if ranks[n - 1] <= target:
+        return n - 1
+    lo, hi = 1, n - 1  # ranks[lo] <= target < ranks[hi]
+    span = np.float64(ranks[hi] - ranks[lo])
+    i = lo + np.int64(np.float64(target - ranks[lo]) / span * (hi - lo)) if span > 0 else lo
+    i = min(max(i, lo), hi - 1)
+    for _ in range(8):
+        if ranks[i] > target:
+            hi = i
+            i -= 1
+        elif ranks[i + 1] <= target:
+            lo = i + 1
+            i += 1
+        else:
+            return i
+    while hi - lo > 1:
         mid = (lo + hi) >> 1
         if ranks[mid] <= target:
-            best = mid
-            lo = mid + 1
+            lo = mid
         else:
-            hi = mid - 1
-    return kids[best]
+            hi = mid
+    return lo
 
 
 @nb.njit(cache=True, nogil=True)
@@ -161,40 +179,71 @@ def _leaf_value(pg, n, psize, key, fd, out):
 
 
 @nb.njit(cache=True, nogil=True)
+def _enter(p, i, key, fd, psize, prefix, ranks, kids, counts, tags, scratch, out):
+    """Make page p usable for row i: a kept branch page (-> its slot), or, for a leaf, copy key's value
+    into out[i] (-> -2); -1 when the page is not what it should be."""
+    slot = p % tags.shape[0]
+    if tags[slot] == p:
+        return slot
+    if not _read_page(p, fd, psize, scratch):
+        return -1
+    flags = _u16(scratch, 10)
+    n = (_u16(scratch, 12) - HEADER) >> 1
+    if n <= 0 or HEADER + 2 * n > psize:
+        return -1
+    if flags & P_LEAF and not flags & (P_BRANCH | P_LEAF2):
+        return -2 if _leaf_value(scratch, n, psize, key, fd, out[i]) else -1
+    if not flags & P_BRANCH:
+        return -1
+    tags[slot] = -1  # while it is being filled
+    if not _keep_branch(scratch, n, psize, prefix, slot, ranks, kids, counts):
+        return -1
+    tags[slot] = p
+    return slot
+
+
+@nb.njit(cache=True, nogil=True)
 def read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, out):
     """Copy the value of each key `prefix + ids[i]` (big-endian) into out[i] (uint8 rows of the values'
     exact size), from the B-tree whose root page is `root`. Branch pages are kept compactly, direct-mapped
     by page number: (ranks, kids) rows of their keys' ranks (`_key_rank`) and child pages, `counts` nodes,
     `tags` which page a slot holds (-1: none). Returns -1 when all were read, else the first row that
-    could not be."""
-    lp = prefix.shape[0]
-    key = np.empty(lp + 8, dtype=np.uint8)
-    key[:lp] = prefix
-    for i in range(ids.shape[0]):
-        target = np.uint64(ids[i])
+    could not be.
+
+    All rows go down the tree together, a level at a time, so the loads of their searches (kept pages cold
+    in the CPU's caches) can overlap."""
+    n, lp = ids.shape[0], prefix.shape[0]
+    keys = np.empty((n, lp + 8), dtype=np.uint8)
+    page = np.full(n, root, dtype=np.int64)
+    slot = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        keys[i, :lp] = prefix
         for j in range(8):
-            key[lp + j] = np.uint8((target >> np.uint64(8 * (7 - j))) & np.uint64(0xFF))
-        p = root
-        done = False
-        for _ in range(MAX_DEPTH):
-            slot = p % tags.shape[0]
-            if tags[slot] != p:
-                if not _read_page(p, fd, psize, scratch):
-                    break
-                flags = _u16(scratch, 10)
-                n = (_u16(scratch, 12) - HEADER) >> 1
-                if n <= 0 or HEADER + 2 * n > psize:
-                    break
-                if flags & P_LEAF and not flags & (P_BRANCH | P_LEAF2):
-                    done = _leaf_value(scratch, n, psize, key, fd, out[i])
-                    break
-                if not flags & P_BRANCH:
-                    break
-                tags[slot] = -1  # while it is being filled
-                if not _keep_branch(scratch, n, psize, prefix, slot, ranks, kids, counts):
-                    break
-                tags[slot] = p
-            p = _child(ranks[slot], kids[slot], counts[slot], target)
-        if not done:
+            keys[i, lp + j] = np.uint8((np.uint64(ids[i]) >> np.uint64(8 * (7 - j))) & np.uint64(0xFF))
+    for _ in range(MAX_DEPTH):
+        active = 0
+        for i in range(n):
+            if page[i] < 0:
+                continue
+            s = _enter(page[i], i, keys[i], fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
+            if s == -1:
+                return i
+            if s == -2:
+                page[i] = -1  # read
+                continue
+            slot[i] = s
+            active += 1
+        if active == 0:
+            return -1
+        for i in range(n):
+            if page[i] >= 0 and tags[slot[i]] == page[i]:
+                page[i] = kids[slot[i], _child_index(ranks[slot[i]], counts[slot[i]], np.uint64(ids[i]))]
+            elif page[i] >= 0:  # its page lost the slot to another row's at this level: enter it again
+                s = _enter(page[i], i, keys[i], fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
+                if s < 0:
+                    return i
+                page[i] = kids[s, _child_index(ranks[s], counts[s], np.uint64(ids[i]))]
+    for i in range(n):
+        if page[i] >= 0:
             return i
     return -1

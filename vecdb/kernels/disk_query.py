@@ -29,7 +29,7 @@ import numpy as np
 
 from .btree_read import _pread, read_values
 from .distances import normalize_rows, one_to_many
-from .postings import clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows, to_rerank
+from .postings import candidates, clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
@@ -362,24 +362,42 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
 
 @nb.njit(cache=True, nogil=True)
 def rerank(q, state, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, k, metric, cosine):
-    """The exact top k among the candidates that may be in it (postings.to_rerank), their vectors read
-    from the `vectors` B-tree (btree_read.read_values, in id order: one forward pass). Returns (ids int64[k]
-    padded with -1, proxies float32[k] padded with +inf, candidates read), or candidates read -1 when a
-    vector could not be read this way (the caller asks LMDB, then calls exact_top_k itself)."""
-    ids = np.sort(to_rerank(state))
-    raw = np.empty((ids.shape[0], 4 * q.shape[0]), dtype=np.uint8)
-    if ids.shape[0] and read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, raw) >= 0:
-        return np.full(k, -1, dtype=np.int64), np.full(k, np.inf, dtype=np.float32), -1
-    out_i, out_d = exact_top_k(q, ids, raw.view(np.float32).reshape((ids.shape[0], q.shape[0])), k, metric, cosine)
-    return out_i, out_d, ids.shape[0]
+    """The exact top k among the candidates that may be in it (postings.candidates), their vectors read
+    from the `vectors` B-tree (btree_read.read_values). They are read by lower bound, the k lowest first,
+    and reading stops once the k-th exact distance found is below every remaining lower bound (those
+    cannot be in the top k): a read is a leaf page cold in every cache, most of a rerank's time. Returns
+    (ids int64[k] padded with -1, proxies float32[k] padded with +inf, candidates read), or candidates
+    read -1 when a vector could not be read this way (the caller asks LMDB, then calls exact_top_k)."""
+    ids, lows = candidates(state)
+    n, dim = ids.shape[0], q.shape[0]
+    raw = np.empty((n, 4 * dim), dtype=np.uint8)
+    prox = np.empty(n, dtype=np.float32)
+    done, end = 0, min(k, n)
+    while end > done:
+        if read_values(ids[done:end], prefix, root, fd, psize, ranks, kids, counts, tags, scratch, raw[done:end]) >= 0:
+            return np.full(k, -1, dtype=np.int64), np.full(k, np.inf, dtype=np.float32), -1
+        vecs = raw[done:end].view(np.float32).reshape((end - done, dim))
+        prox[done:end] = one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric)
+        done = end
+        kth = np.sort(prox[:done])[k - 1] if done >= k else np.inf
+        while end < n and lows[end] <= kth:
+            end += 1
+    out_i, out_d = top_k(ids[:done], prox[:done], k)
+    return out_i, out_d, done
 
 
 @nb.njit(cache=True, nogil=True)
 def exact_top_k(q, ids, vecs, k, metric, cosine):
     """The k of (ids, stored vectors) nearest to q, scored as exact search scores them (cosine: rows
     normalised first) -> (ids int64[k] padded with -1, proxies float32[k] padded with +inf)."""
-    prox = one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric)
-    order = np.argsort(prox, kind="mergesort")  # stable: ties go to the lower id
+    return top_k(ids, one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric), k)
+
+
+@nb.njit(cache=True, nogil=True)
+def top_k(ids, prox, k):
+    """The k smallest proxies, ties to the lower id -> (ids int64[k] padded with -1, proxies padded with +inf)."""
+    by_id = np.argsort(ids)
+    order = by_id[np.argsort(prox[by_id], kind="mergesort")]
     out_i = np.full(k, -1, dtype=np.int64)
     out_d = np.full(k, np.inf, dtype=np.float32)
     for j in range(min(k, ids.shape[0])):

@@ -196,14 +196,19 @@ def query_norms(q):
 
 
 @nb.njit(cache=True, nogil=True)
-def to_rerank(state):
-    """Ids of the candidates that may be in the top k: lower bound <= the k-th smallest upper bound."""
+def candidates(state):
+    """(ids, lower bounds) of the candidates that may be in the top k (lower bound <= the k-th smallest
+    upper bound), by lower bound (ties by id)."""
     cand_lo, cand_i, hi_d, _ = state
     limit = hi_d.max()
-    out = np.empty(cand_i.shape[0], dtype=np.int64)
+    ids = np.empty(cand_i.shape[0], dtype=np.int64)
+    lows = np.empty(cand_i.shape[0], dtype=np.float32)
     n = 0
     for j in range(cand_i.shape[0]):
         if cand_i[j] >= 0 and cand_lo[j] <= limit:
-            out[n] = cand_i[j]
+            ids[n] = cand_i[j]
+            lows[n] = cand_lo[j]
             n += 1
-    return out[:n]
+    by_id = np.argsort(ids[:n])
+    order = by_id[np.argsort(lows[:n][by_id], kind="mergesort")]
+    return ids[:n][order], lows[:n][order]
