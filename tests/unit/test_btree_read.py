@@ -56,6 +56,29 @@ def test_reads_match_lmdb_across_snapshots(store, rng, dim):
         os.close(fd)
 
 
+def test_reads_are_right_when_every_page_wants_the_same_slot(store, rng):
+    """Rows go down the tree together, so two of them may need different pages that share a slot at the
+    same level; with a single slot every page does."""
+    from vecdb.kernels.btree_read import read_values
+
+    n, dim = 20_000, 192
+    ids = rng.choice(10**12, n, replace=False)
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    with store.write() as txn:
+        vectors.put(store, txn, 3, ids, x)
+    reader, fd = _reader(store, 3, dim)
+    try:
+        with store.read() as txn:
+            reader.use_snapshot(txn)
+            pick = rng.choice(n, 200, replace=False)
+            out = np.empty((200, 4 * dim), np.uint8)
+            assert read_values(ids[pick], reader.prefix, reader.root, fd, reader.psize, reader.ranks[:1],
+                               reader.kids[:1], reader.counts[:1], np.full(1, -1, np.int64), reader.scratch, out) == -1
+            assert np.array_equal(out.view(np.float32), x[pick])
+    finally:
+        os.close(fd)
+
+
 @pytest.fixture
 def hundred(store, rng):
     """100 vectors of dim 8 in collection 1, and a reader with the data file open."""
