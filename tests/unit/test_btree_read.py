@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vecdb.config import Settings
 from vecdb.index.vector_reader import VectorReader
@@ -77,6 +79,21 @@ def test_reads_are_right_when_every_page_wants_the_same_slot(store, rng):
             assert np.array_equal(out.view(np.float32), x[pick])
     finally:
         os.close(fd)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 2**63 - 1), max_size=185), st.integers(0, 3), st.integers(0, 3),
+       st.integers(0, 2**63 - 1), st.booleans())
+def test_a_child_is_the_last_node_at_or_below_the_id(ranks, lower, higher, target, pick):
+    """_child_index against a plain search, on pages that hold neighbouring collections' keys too (rank 0
+    below, the maximum above) and on ids found in the page or between its keys."""
+    from vecdb.kernels.btree_read import _child_index
+
+    row = np.array([0] * (1 + lower) + sorted(ranks) + [2**64 - 1] * higher, dtype=np.uint64)
+    if pick and ranks:
+        target = ranks[target % len(ranks)]
+    want = max(0, int(np.searchsorted(row, np.uint64(target), side="right")) - 1)
+    assert _child_index(row, len(row), np.uint64(target)) == want
 
 
 @pytest.fixture
