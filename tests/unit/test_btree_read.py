@@ -125,6 +125,29 @@ def test_an_unreadable_file_falls_back_to_lmdb(store, hundred):
     assert reader.fallbacks == 1
 
 
+def test_a_rerank_that_cannot_walk_asks_lmdb(store, hundred):
+    """VectorReader.top_k, the disk-mode rerank: when the walk fails (here: no readable file) LMDB reads
+    the candidates, with the same result, and the fallback is counted."""
+    from vecdb.kernels.disk_query import exact_top_k
+    from vecdb.kernels.distances import L2
+    from vecdb.kernels.postings import new_scan_state
+
+    x, reader, fd = hundred
+    q = x[7] + 0.01
+    state = new_scan_state(3, 20)
+    state[0][:], state[1][:] = 0.0, np.arange(20)  # lower bounds that exclude nothing
+    state[2][:] = np.inf
+    want = exact_top_k(q, np.arange(20), x[:20], 3, L2, False)
+    with store.read() as txn:
+        walked = reader.top_k(txn, q, state, 3, fd, L2, False)
+        assert reader.fallbacks == 0
+        asked = reader.top_k(txn, q, state, 3, -1, L2, False)
+    assert reader.fallbacks == 1
+    for got in (walked, asked):
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert asked[0][0] == 7 and asked[2] == 20  # LMDB's way reads every candidate
+
+
 @pytest.mark.parametrize("slack", [0.0, 0.05, 1.0])  # tight, typical and useless lower bounds
 def test_the_rerank_reads_what_can_be_in_the_top_k_and_stops_there(store, rng, slack):
     """kernels/disk_query.rerank reads candidates by lower bound and stops once the k-th exact distance is

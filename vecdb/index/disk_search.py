@@ -32,12 +32,10 @@ from ..kernels.disk_query import (
     STAGED,
     admit,
     disk_scan,
-    exact_top_k,
-    rerank,
     start_query,
     tally,
 )
-from ..kernels.postings import candidates, new_scan_state
+from ..kernels.postings import new_scan_state
 from ..storage import Store
 from .posting_cache import PostingCache, grown
 from .postings import PostingStore
@@ -286,7 +284,8 @@ class DiskSearcher:
             raise InternalError(f"{int(prog[FAILED])} posting chunks of tenant {tno} could not be read from "
                                 f"{self.store.path / 'data.mdb'}")
         with self._vectors_lock:
-            ids, dists, reranked = self._rerank(txn, q, b.state, k)
+            ids, dists, reranked = self.vectors.top_k(txn, q, b.state, k, self.directory.fd, self.metric,
+                                                      self.cosine)
         tally(b.totals, prog, reranked)
         return ids, dists
 
@@ -334,20 +333,6 @@ class DiskSearcher:
                 self.directory.look_up_tenant(txn, tno, list(zip(gp_of.tolist(), nodes, strict=True)))
             self._gp_of[tno] = (view, gp_of)
         return gp_of
-
-    def _rerank(self, txn, q: np.ndarray, state, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """The exact top k of the candidates (kernels/disk_query.rerank; LMDB reads them when the kernel
-        cannot) -> (ids, proxies, candidates read)."""
-        r = self.vectors
-        r.use_snapshot(txn)
-        if r.root >= 0:
-            ids, dists, n = rerank(q, state, r.prefix, r.root, self.directory.fd, r.psize, r.ranks, r.kids, r.counts,
-                                   r.tags, r.scratch, k, self.metric, self.cosine)
-            if n >= 0:
-                return ids, dists, n
-        found = np.sort(candidates(state)[0])
-        ids, dists = exact_top_k(q, found, r.from_lmdb(txn, found), k, self.metric, self.cosine)
-        return ids, dists, len(found)
 
     def invalidate(self, keys) -> None:
         with self.cache.lock.exclusive():

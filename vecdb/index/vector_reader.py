@@ -9,6 +9,8 @@ import struct
 import numpy as np
 
 from ..kernels.btree_read import read_values
+from ..kernels.disk_query import exact_top_k, rerank
+from ..kernels.postings import candidates
 from ..storage import Store
 from ..storage import vectors as vectors_store
 from ..storage.env import cid_prefix
@@ -70,6 +72,20 @@ class VectorReader:
                                         self.kids, self.counts, self.tags, self.scratch, out) >= 0:
             return self.from_lmdb(txn, ids)
         return out.view(np.float32)
+
+    def top_k(self, txn, q: np.ndarray, state, k: int, fd: int, metric: int, cosine: bool
+              ) -> tuple[np.ndarray, np.ndarray, int]:
+        """The exact top k of a scan's candidates (kernels/disk_query.rerank), or, when the walk cannot
+        read one of them, of all its candidates as LMDB gives them -> (ids, proxies, candidates read)."""
+        self.use_snapshot(txn)
+        if self.root >= 0:
+            ids, dists, n = rerank(q, state, self.prefix, self.root, fd, self.psize, self.ranks, self.kids,
+                                   self.counts, self.tags, self.scratch, k, metric, cosine)
+            if n >= 0:
+                return ids, dists, n
+        found = candidates(state)[0]
+        ids, dists = exact_top_k(q, found, self.from_lmdb(txn, found), k, metric, cosine)
+        return ids, dists, len(found)
 
     def from_lmdb(self, txn, ids: np.ndarray) -> np.ndarray:
         """The same vectors asked of LMDB itself (when the walk could not read them; counted)."""

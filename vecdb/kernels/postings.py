@@ -198,7 +198,7 @@ def query_norms(q):
 @nb.njit(cache=True, nogil=True)
 def candidates(state):
     """(ids, lower bounds) of the candidates that may be in the top k (lower bound <= the k-th smallest
-    upper bound), by lower bound (ties by id)."""
+    upper bound), by lower bound."""
     cand_lo, cand_i, hi_d, _ = state
     limit = hi_d.max()
     ids = np.empty(cand_i.shape[0], dtype=np.int64)
@@ -209,6 +209,5 @@ def candidates(state):
             ids[n] = cand_i[j]
             lows[n] = cand_lo[j]
             n += 1
-    by_id = np.argsort(ids[:n])
-    order = by_id[np.argsort(lows[:n][by_id], kind="mergesort")]
+    order = np.argsort(lows[:n])
     return ids[:n][order], lows[:n][order]
