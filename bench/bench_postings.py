@@ -249,8 +249,11 @@ def query_worker(args: argparse.Namespace) -> dict:
     }
 
 
-def run_queries(db_dir: str, queries: Path, cache_fraction: float, raw_bytes: int, args: argparse.Namespace) -> dict:
+def run_queries(db_dir: str, queries: Path, cache_fraction: float, raw_bytes: int, args: argparse.Namespace,
+                budget: int | None = None) -> dict:
+    """One query_worker run; `budget` overrides args.budget (None: args.budget, None there: the default)."""
     cache_bytes, collection = int(cache_fraction * raw_bytes), Vecdb.COLLECTION
+    budget = args.budget if budget is None else budget
     argv = [
         "query-worker",
         "--db",
@@ -270,8 +273,8 @@ def run_queries(db_dir: str, queries: Path, cache_fraction: float, raw_bytes: in
         "--warmup-fraction",
         str(args.warmup_fraction),
     ]
-    if args.budget is not None:
-        argv += ["--budget", str(args.budget)]
+    if budget is not None:
+        argv += ["--budget", str(budget)]
     return run_worker(MODULE, argv, 1, args.worker_timeout)
 
 
@@ -396,6 +399,8 @@ def cmd_sweep(args: argparse.Namespace) -> dict | None:
             status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"recall {r['recall']:.3f}"
             print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
         report["points"] = points
+        report["curve_fraction"] = args.curve_fraction
+        report["curve"] = budget_curve(ds, db_dir, qfile, raw, args)
         baselines = {}
         if not args.no_baselines:
             for spec, search in (("hnsw-tenant", True), ("hnsw-shared", False)):
@@ -407,6 +412,9 @@ def cmd_sweep(args: argparse.Namespace) -> dict | None:
                 print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
         report["baselines"] = baselines
         report["ratios"] = sweep_ratios(points, baselines)
+        report["same_recall"] = same_recall_ratios(
+            [p for p in points if p["fraction"] == args.curve_fraction] + report["curve"], baselines
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     stem = f"postings_sweep_{args.workload}_{args.scale}"
@@ -415,6 +423,49 @@ def cmd_sweep(args: argparse.Namespace) -> dict | None:
     png = None if args.no_plot else plot_sweep(report, Path(args.out_dir) / f"{stem}.png")
     print(f"wrote {path}" + (f" and {png}" if png else ""))
     return report
+
+
+def budget_curve(ds: MultiTenantDataset, db_dir: str, qfile: Path, raw: int, args: argparse.Namespace) -> list[dict]:
+    """vecdb's recall/latency trade at one cache size: a fresh run per `budget=` of --budgets (the search
+    knob; given alone it turns the adaptive stop off)."""
+    curve = []
+    for b in [int(v) for v in args.budgets.split(",") if v]:
+        t0 = time.perf_counter()
+        print(f"  vecdb-{args.index} cache {args.curve_fraction:g} x raw, budget={b} ...", end="", flush=True)
+        r = run_queries(db_dir, qfile, args.curve_fraction, raw, args, budget=b)
+        r["fraction"] = args.curve_fraction
+        if "error" not in r:
+            r["recall"], r["leaks"] = _recall(ds, r.pop("ids"), args.k)
+            r.pop("lat_s")
+        curve.append(r)
+        status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"recall {r['recall']:.3f}"
+        print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return curve
+
+
+def hnsw_p50_at(recall: float, sweep: list[dict]) -> float | None:
+    """hnsw-tenant's p50 at a given recall, interpolated linearly between the two ef settings of its sweep
+    whose recalls bracket it (None outside the range the sweep covers)."""
+    pts = sorted((p["recall"], p["p50_ms"]) for p in sweep if p.get("recall") is not None)
+    for (r0, t0), (r1, t1) in zip(pts, pts[1:], strict=False):
+        if r0 <= recall <= r1:
+            return t0 if r1 == r0 else t0 + (recall - r0) / (r1 - r0) * (t1 - t0)
+    return None
+
+
+def same_recall_ratios(points: list[dict], baselines: dict) -> list[dict]:
+    """For each vecdb run of the budget curve (and the default at that cache size): its p50 against
+    hnsw-tenant's at the same recall, so that neither side is charged for recall the other did not reach."""
+    ht = baselines.get("hnsw-tenant", {})
+    sweep = ht.get("sweep", []) if "error" not in ht else []
+    out = []
+    for p in points:
+        if "error" in p:
+            continue
+        h = hnsw_p50_at(p["recall"], sweep)
+        out.append({"budget": p.get("budget"), "recall": p["recall"], "p50_ms": p["p50_ms"],
+                    "hnsw_tenant_p50_ms": h, "p50_vs_hnsw_tenant": p["p50_ms"] / h if h else None})
+    return sorted(out, key=lambda r: r["recall"])
 
 
 def sweep_ratios(points: list[dict], baselines: dict) -> list[dict]:
@@ -498,6 +549,16 @@ def format_sweep(report: dict) -> str:
             _table(bhead, brows),
             "ratios are vecdb / baseline: < 1 = vecdb faster (p50) or smaller (RSS)",
         ]
+    same = report.get("same_recall") or []
+    if same:
+        out += [
+            f"at the same recall (cache {report.get('curve_fraction', 0):g} x raw; hnsw-tenant's p50 interpolated "
+            "between the two ef settings that bracket vecdb's recall; - : outside its sweep)",
+            _table(["vecdb budget", "recall", "p50 ms", "hnsw-t p50 ms", "p50 / hnsw-t"],
+                   [[str(r["budget"]) if r["budget"] is not None else "default", _fmt(r["recall"], ".3f"),
+                     _fmt(r["p50_ms"]), _fmt(r["hnsw_tenant_p50_ms"]), _fmt(r["p50_vs_hnsw_tenant"], ".2f")]
+                    for r in same]),
+        ]
     if any(p.get("leaks") for p in report.get("points", [])):
         out.append("TENANT ISOLATION VIOLATIONS: " + str({p["fraction"]: p["leaks"] for p in report["points"]}))
     if errors:
@@ -540,7 +601,8 @@ def plot_sweep(report: dict, path: Path) -> Path | None:
     x = [p["fraction"] for p in pts]
     ht = report.get("baselines", {}).get("hnsw-tenant", {})
     op = ht.get("op") if "error" not in ht else None
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    same = report.get("same_recall") or []
+    fig, axes = plt.subplots(1, 3 if same else 2, figsize=(16.5 if same else 11, 4.2))
     for ax, key, label in ((axes[0], "recall", f"recall@{report['k']}"), (axes[1], "p50_ms", "latency (ms)")):
         ax.plot(x, [p[key] for p in pts], marker="o", label=f"vecdb-{report['index']}")
         if key == "p50_ms":
@@ -553,7 +615,20 @@ def plot_sweep(report: dict, path: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     axes[1].set_yscale("log")
-    return save_figure(plt, fig, report, "; recall and latency vs cache size (1 thread)", path)
+    if same:
+        ax = axes[2]
+        ax.plot([r["recall"] for r in same], [r["p50_ms"] for r in same], marker="o",
+                label=f"vecdb-{report['index']}, cache {report.get('curve_fraction', 0):g} x raw (budget)")
+        sweep = ht.get("sweep", []) if "error" not in ht else []
+        if sweep:
+            ax.plot([p["recall"] for p in sweep], [p["p50_ms"] for p in sweep], marker="x", color="grey",
+                    label="hnsw-tenant, in memory (ef)")
+        ax.set_xlabel(f"recall@{report['k']}")
+        ax.set_ylabel("p50 latency (ms)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(plt, fig, report, "; recall and latency vs cache size, and recall vs latency (1 thread)", path)
 
 
 # ---- big: a synthetic collection generated in seeded batches --------------------------------------
@@ -1103,6 +1178,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-recall", type=float, default=0.95, help="hnsw-tenant operating point")
     s.add_argument("--repeat", type=int, default=1, help="hnsw-tenant: time each query this many times")
     s.add_argument("--max-point-seconds", type=float, default=60.0)
+    s.add_argument("--budgets", default="512,768,1536,2048",
+                   help="budget= values for vecdb's recall/latency curve (empty: none)")
+    s.add_argument("--curve-fraction", type=float, default=0.1, help="the cache size of that curve, x raw")
     s.add_argument("--no-plot", action="store_true")
     s.add_argument("-v", "--verbose", action="store_true")
 

@@ -67,3 +67,22 @@ def test_bench_index_toy_end_to_end(tmp_path, capsys):
     assert systems["vecdb-flat"]["op"]["recall"] == 1.0
     assert systems["hnsw-tenant"]["op"]["recall"] >= 0.9
     assert reports["yfcc"]["ratios"]["vecdb-flat"]["p99_vs_hnsw-tenant"] is not None
+
+
+def test_the_disk_sweep_compares_latency_at_the_same_recall():
+    """bench_postings' recall-matched ratio: hnsw-tenant's p50 is interpolated between the ef settings
+    that bracket vecdb's recall, and nothing is claimed outside its sweep."""
+    from bench.bench_postings import hnsw_p50_at, same_recall_ratios
+
+    sweep = [{"knob": 16, "recall": 0.96, "p50_ms": 0.05}, {"knob": 10, "recall": 0.90, "p50_ms": 0.04},
+             {"knob": 24, "recall": 0.98, "p50_ms": 0.07}]
+    assert hnsw_p50_at(0.97, sweep) == pytest.approx(0.06)
+    assert hnsw_p50_at(0.96, sweep) == pytest.approx(0.05)
+    assert hnsw_p50_at(0.99, sweep) is None and hnsw_p50_at(0.5, sweep) is None
+    rows = same_recall_ratios(
+        [{"budget": None, "recall": 0.97, "p50_ms": 0.24}, {"budget": 512, "recall": 0.995, "p50_ms": 0.2},
+         {"error": "failed"}],
+        {"hnsw-tenant": {"sweep": sweep}},
+    )
+    assert [r["budget"] for r in rows] == [None, 512]
+    assert rows[0]["p50_vs_hnsw_tenant"] == pytest.approx(4.0) and rows[1]["p50_vs_hnsw_tenant"] is None

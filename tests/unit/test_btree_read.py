@@ -81,6 +81,26 @@ def test_reads_are_right_when_every_page_wants_the_same_slot(store, rng):
         os.close(fd)
 
 
+@pytest.mark.parametrize("n", [3, 2_000])  # one leaf page (the root), and a tree
+def test_id_zero_is_told_from_the_collection_below(store, rng, n):
+    """Leaf keys are compared by rank, and a key of a lower collection ranks 0, as id 0 does: the leaf
+    that holds id 0 also holds the collection below's last keys, so the search must still find it."""
+    dim = 192
+    ids = np.arange(n, dtype=np.int64)
+    x = rng.normal(size=(3, n, dim)).astype(np.float32)
+    with store.write() as txn:
+        for cid in (2, 3, 4):
+            vectors.put(store, txn, cid, ids, x[cid - 2])
+    reader, fd = _reader(store, 3, dim)
+    try:
+        with store.read() as txn:
+            pick = np.array([0, 1, n - 1, 0])
+            assert np.array_equal(reader.get_many(txn, ids[pick], fd), x[1][pick])
+        assert reader.fallbacks == 0
+    finally:
+        os.close(fd)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 2**63 - 1), max_size=185), st.integers(0, 3), st.integers(0, 3),
        st.integers(0, 2**63 - 1), st.booleans())
@@ -93,7 +113,7 @@ def test_a_child_is_the_last_node_at_or_below_the_id(ranks, lower, higher, targe
     if pick and ranks:
         target = ranks[target % len(ranks)]
     want = max(0, int(np.searchsorted(row, np.uint64(target), side="right")) - 1)
-    assert _child_index(row, len(row), np.uint64(target)) == want
+    assert _child_index(row[None, :], 0, len(row), np.uint64(target)) == want
 
 
 @pytest.fixture

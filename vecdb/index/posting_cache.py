@@ -90,13 +90,14 @@ class SharedLock:
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
         self._writer = False
-        self._waiting = 0
+        self._waiting = 0  # exclusive requests waiting
+        self._sleepers = 0  # threads in _cond.wait(): only then does a release need to wake anyone
 
     def acquire_shared(self) -> None:
         """(Methods rather than a context manager: this is on every query's path.)"""
         with self._cond:
             while self._writer or self._waiting:
-                self._cond.wait()
+                self._sleep()
             self._readers += 1
 
     def release_shared(self) -> None:
@@ -104,7 +105,7 @@ class SharedLock:
             if self._readers <= 0:
                 raise RuntimeError("release_shared without acquire_shared")  # would block writers forever
             self._readers -= 1
-            if not self._readers:
+            if not self._readers and self._sleepers:
                 self._cond.notify_all()
 
     @contextmanager
@@ -121,7 +122,7 @@ class SharedLock:
             self._waiting += 1
             try:
                 while self._writer or self._readers:
-                    self._cond.wait()
+                    self._sleep()
             finally:
                 self._waiting -= 1
             self._writer = True
@@ -140,4 +141,13 @@ class SharedLock:
     def release_exclusive(self) -> None:
         with self._cond:
             self._writer = False
-            self._cond.notify_all()
+            if self._sleepers:
+                self._cond.notify_all()
+
+    def _sleep(self) -> None:
+        """Wait for a release (the caller holds _cond)."""
+        self._sleepers += 1
+        try:
+            self._cond.wait()
+        finally:
+            self._sleepers -= 1

@@ -35,6 +35,7 @@ HEADER = 16
 P_BRANCH, P_LEAF, P_LEAF2 = 0x01, 0x02, 0x20
 F_BIGDATA = 0x01
 MAX_DEPTH = 32
+_PROBES = 4  # slots a kept branch page may take, from its home slot on
 
 
 @nb.njit(cache=True, nogil=True)
@@ -117,31 +118,31 @@ def _keep_branch(pg, n, psize, prefix, slot, ranks, kids, counts):
 
 
 @nb.njit(cache=True, nogil=True)
-def _child_index(ranks, n, target):
-    """The last node of a kept branch page (ranks of its n nodes) whose rank is <= target (node 0 always
+def _child_index(ranks, r, n, target):
+    """The last node of a kept branch page (row r of ranks, its n nodes) whose rank is <= target (node 0 always
     qualifies). Ids are usually spread evenly enough between a page's first and last key that a guess by
     interpolation lands within a few nodes: one cache line cold in the CPU's caches, where a binary search
     touches six; a few steps from the guess, else a binary search, bound the worst case."""
-    if n <= 1 or ranks[1] > target:
+    if n <= 1 or ranks[r, 1] > target:
         return 0
-    if ranks[n - 1] <= target:
+    if ranks[r, n - 1] <= target:
         return n - 1
-    lo, hi = 1, n - 1  # ranks[lo] <= target < ranks[hi]
-    span = np.float64(ranks[hi] - ranks[lo])
-    i = lo + np.int64(np.float64(target - ranks[lo]) / span * (hi - lo)) if span > 0 else lo
+    lo, hi = 1, n - 1  # ranks[r, lo] <= target < ranks[r, hi]
+    span = np.float64(ranks[r, hi] - ranks[r, lo])
+    i = lo + np.int64(np.float64(target - ranks[r, lo]) / span * (hi - lo)) if span > 0 else lo
     i = min(max(i, lo), hi - 1)
     for _ in range(8):
-        if ranks[i] > target:
+        if ranks[r, i] > target:
             hi = i
             i -= 1
-        elif ranks[i + 1] <= target:
+        elif ranks[r, i + 1] <= target:
             lo = i + 1
             i += 1
         else:
             return i
     while hi - lo > 1:
         mid = (lo + hi) >> 1
-        if ranks[mid] <= target:
+        if ranks[r, mid] <= target:
             lo = mid
         else:
             hi = mid
@@ -149,18 +150,22 @@ def _child_index(ranks, n, target):
 
 
 @nb.njit(cache=True, nogil=True)
-def _leaf_value(pg, n, psize, key, fd, out):
-    """Copy key's value (exactly out.shape[0] bytes) into out; -> success."""
+def _leaf_value(pg, n, psize, prefix, target, fd, out):
+    """Copy the value of key `prefix + target` (big-endian; exactly out.shape[0] bytes) into out ->
+    success. Node keys are compared as ranks (_key_rank), a few loads each rather than a byte loop."""
     lo, hi = 0, n - 1
+    lp = prefix.shape[0]
     while lo <= hi:
         mid = (lo + hi) >> 1
         off, ks = _node(pg, mid, psize)
         if off < 0:
             return False
-        c = _compare(pg, off + 8, ks, key)
-        if c < 0:
-            lo = mid + 1
-        elif c > 0:
+        rank, ok = _key_rank(pg, off + 8, ks, prefix)
+        if not ok:
+            return False
+        if rank < target or (rank == target and _compare(pg, off + 8, lp, prefix) < 0):
+            lo = mid + 1  # (a lower prefix ranks 0, as id 0 does)
+        elif rank > target:
             hi = mid - 1
         else:
             size = _u16(pg, off) | (_u16(pg, off + 2) << 16)
@@ -173,16 +178,35 @@ def _leaf_value(pg, n, psize, key, fd, out):
                 return _pread(fd, out.ctypes.data, size, _u64(pg, data) * psize + HEADER) == size
             if data + size > psize:
                 return False
-            out[:] = pg[data:data + size]
+            for j in range(size):  # (a slice assignment would allocate a copy of the source first)
+                out[j] = pg[data + j]
             return True
     return False
 
 
 @nb.njit(cache=True, nogil=True)
-def _enter(p, i, key, fd, psize, prefix, ranks, kids, counts, tags, scratch, out):
-    """Make page p usable for row i: a kept branch page (-> its slot), or, for a leaf, copy key's value
-    into out[i] (-> -2); -1 when the page is not what it should be."""
-    slot = p % tags.shape[0]
+def _find_slot(tags, p):
+    """Where branch page p is kept, or else where to keep it: the slots from p's home slot on are probed a
+    few at a time (a direct-mapped table loses a quarter of its pages to collisions at a third full, and
+    a page read again costs a pread and its parsing), then the home slot is taken over."""
+    home = p % tags.shape[0]
+    free = -1
+    for j in range(_PROBES):
+        s = home + j
+        if s >= tags.shape[0]:
+            s -= tags.shape[0]
+        if tags[s] == p:
+            return s
+        if tags[s] < 0 and free < 0:
+            free = s
+    return home if free < 0 else free
+
+
+@nb.njit(cache=True, nogil=True)
+def _enter(p, i, target, fd, psize, prefix, ranks, kids, counts, tags, scratch, out):
+    """Make page p usable for row i: a kept branch page (-> its slot), or, for a leaf, copy the value of
+    key `prefix + target` into out[i] (-> -2); -1 when the page is not what it should be."""
+    slot = _find_slot(tags, p)
     if tags[slot] == p:
         return slot
     if not _read_page(p, fd, psize, scratch):
@@ -192,7 +216,7 @@ def _enter(p, i, key, fd, psize, prefix, ranks, kids, counts, tags, scratch, out
     if n <= 0 or HEADER + 2 * n > psize:
         return -1
     if flags & P_LEAF and not flags & (P_BRANCH | P_LEAF2):
-        return -2 if _leaf_value(scratch, n, psize, key, fd, out[i]) else -1
+        return -2 if _leaf_value(scratch, n, psize, prefix, target, fd, out[i]) else -1
     if not flags & P_BRANCH:
         return -1
     tags[slot] = -1  # while it is being filled
@@ -212,20 +236,15 @@ def read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch
 
     All rows go down the tree together, a level at a time, so the loads of their searches (kept pages cold
     in the CPU's caches) can overlap."""
-    n, lp = ids.shape[0], prefix.shape[0]
-    keys = np.empty((n, lp + 8), dtype=np.uint8)
+    n = ids.shape[0]
     page = np.full(n, root, dtype=np.int64)
     slot = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        keys[i, :lp] = prefix
-        for j in range(8):
-            keys[i, lp + j] = np.uint8((np.uint64(ids[i]) >> np.uint64(8 * (7 - j))) & np.uint64(0xFF))
     for _ in range(MAX_DEPTH):
         active = 0
         for i in range(n):
             if page[i] < 0:
                 continue
-            s = _enter(page[i], i, keys[i], fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
+            s = _enter(page[i], i, np.uint64(ids[i]), fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
             if s == -1:
                 return i
             if s == -2:
@@ -237,12 +256,12 @@ def read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch
             return -1
         for i in range(n):
             if page[i] >= 0 and tags[slot[i]] == page[i]:
-                page[i] = kids[slot[i], _child_index(ranks[slot[i]], counts[slot[i]], np.uint64(ids[i]))]
+                page[i] = kids[slot[i], _child_index(ranks, slot[i], counts[slot[i]], np.uint64(ids[i]))]
             elif page[i] >= 0:  # its page lost the slot to another row's at this level: enter it again
-                s = _enter(page[i], i, keys[i], fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
+                s = _enter(page[i], i, np.uint64(ids[i]), fd, psize, prefix, ranks, kids, counts, tags, scratch, out)
                 if s < 0:
                     return i
-                page[i] = kids[s, _child_index(ranks[s], counts[s], np.uint64(ids[i]))]
+                page[i] = kids[s, _child_index(ranks, s, counts[s], np.uint64(ids[i]))]
     for i in range(n):
         if page[i] >= 0:
             return i
