@@ -15,9 +15,10 @@ a branch, lo | hi << 16 | flags << 32 is the child's page number, and node 0's k
 Keys compare as bytes, a prefix first.
 
 Pages reachable from a snapshot's root never change while a read transaction of that snapshot is open,
-so branch pages are kept (direct-mapped by page number) for as long as the caller stays on one snapshot,
-in compact form: each node's key as a uint64 rank and its child's page number, so the search of a
-page cold in the CPU's caches touches a few cache lines rather than most of the page.
+so branch pages are kept (in a table of slots by page number, a few probed per page) for as long as the
+caller stays on one snapshot, in compact form: each node's key as a uint64 rank and its child's page
+number, so the search of a page cold in the CPU's caches touches a few cache lines rather than most of
+the page. A leaf page is searched by the same ranks, read straight from its nodes.
 Anything unexpected (a page that is not what its parent says, a key not found, a size that is not the
 caller's) makes the call return the failing row, and the caller falls back to LMDB itself.
 """
@@ -229,8 +230,8 @@ def _enter(p, i, target, fd, psize, prefix, ranks, kids, counts, tags, scratch, 
 @nb.njit(cache=True, nogil=True)
 def read_values(ids, prefix, root, fd, psize, ranks, kids, counts, tags, scratch, out):
     """Copy the value of each key `prefix + ids[i]` (big-endian) into out[i] (uint8 rows of the values'
-    exact size), from the B-tree whose root page is `root`. Branch pages are kept compactly, direct-mapped
-    by page number: (ranks, kids) rows of their keys' ranks (`_key_rank`) and child pages, `counts` nodes,
+    exact size), from the B-tree whose root page is `root`. Branch pages are kept compactly in slots by
+    page number (`_find_slot`): (ranks, kids) rows of their keys' ranks (`_key_rank`) and child pages, `counts` nodes,
     `tags` which page a slot holds (-1: none). Returns -1 when all were read, else the first row that
     could not be.
 
