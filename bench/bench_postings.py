@@ -385,19 +385,8 @@ def cmd_sweep(args: argparse.Namespace) -> dict | None:
               flush=True)
         qfile = Path(work) / "queries.npz"
         write_queries(qfile, ds.xq, [ds.tenant_names[t] for t in ds.q_tenant.tolist()])
-        points = []
-        for f in fractions:
-            cache = int(f * raw)
-            t0 = time.perf_counter()
-            print(f"  vecdb-{args.index} cache {f:g} x raw ({cache * MB:.2f} MB) ...", end="", flush=True)
-            r = run_queries(db_dir, qfile, f, raw, args)
-            r["fraction"] = f
-            if "error" not in r:
-                r["recall"], r["leaks"] = _recall(ds, r.pop("ids"), args.k)
-                r.pop("lat_s")
-            points.append(r)
-            status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"recall {r['recall']:.3f}"
-            print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        points = [scored_run(ds, db_dir, qfile, f, raw, args, None,
+                             f"cache {f:g} x raw ({int(f * raw) * MB:.2f} MB)") for f in fractions]
         report["points"] = points
         report["curve_fraction"] = args.curve_fraction
         report["curve"] = budget_curve(ds, db_dir, qfile, raw, args)
@@ -428,19 +417,25 @@ def cmd_sweep(args: argparse.Namespace) -> dict | None:
 def budget_curve(ds: MultiTenantDataset, db_dir: str, qfile: Path, raw: int, args: argparse.Namespace) -> list[dict]:
     """vecdb's recall/latency trade at one cache size: a fresh run per `budget=` of --budgets (the search
     knob; given alone it turns the adaptive stop off)."""
-    curve = []
-    for b in [int(v) for v in args.budgets.split(",") if v]:
-        t0 = time.perf_counter()
-        print(f"  vecdb-{args.index} cache {args.curve_fraction:g} x raw, budget={b} ...", end="", flush=True)
-        r = run_queries(db_dir, qfile, args.curve_fraction, raw, args, budget=b)
-        r["fraction"] = args.curve_fraction
-        if "error" not in r:
-            r["recall"], r["leaks"] = _recall(ds, r.pop("ids"), args.k)
-            r.pop("lat_s")
-        curve.append(r)
-        status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"recall {r['recall']:.3f}"
-        print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    return curve
+    f = args.curve_fraction
+    return [scored_run(ds, db_dir, qfile, f, raw, args, b, f"cache {f:g} x raw, budget={b}")
+            for b in [int(v) for v in args.budgets.split(",") if v]]
+
+
+def scored_run(ds: MultiTenantDataset, db_dir: str, qfile: Path, fraction: float, raw: int, args: argparse.Namespace,
+               budget: int | None, label: str) -> dict:
+    """run_queries at one cache fraction (and budget), its ids turned into recall and leaks, with a progress
+    line."""
+    t0 = time.perf_counter()
+    print(f"  vecdb-{args.index} {label} ...", end="", flush=True)
+    r = run_queries(db_dir, qfile, fraction, raw, args, budget=budget)
+    r["fraction"] = fraction
+    if "error" not in r:
+        r["recall"], r["leaks"] = _recall(ds, r.pop("ids"), args.k)
+        r.pop("lat_s")
+    status = f"error: {r['error'].splitlines()[0]}" if "error" in r else f"recall {r['recall']:.3f}"
+    print(f" {status} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return r
 
 
 def hnsw_p50_at(recall: float, sweep: list[dict]) -> float | None:
