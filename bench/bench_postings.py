@@ -554,8 +554,10 @@ def format_sweep(report: dict) -> str:
                      _fmt(r["p50_ms"]), _fmt(r["hnsw_tenant_p50_ms"]), _fmt(r["p50_vs_hnsw_tenant"], ".2f")]
                     for r in same]),
         ]
-    if any(p.get("leaks") for p in report.get("points", [])):
-        out.append("TENANT ISOLATION VIOLATIONS: " + str({p["fraction"]: p["leaks"] for p in report["points"]}))
+    runs = report.get("points", []) + report.get("curve", [])
+    if any(p.get("leaks") for p in runs):
+        out.append("TENANT ISOLATION VIOLATIONS: " + str([(p["fraction"], p.get("budget"), p["leaks"]) for p in runs
+                                                           if p.get("leaks")]))
     if errors:
         out += ["failed:", *errors]
     return "\n".join(out)
