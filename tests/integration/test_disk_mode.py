@@ -82,6 +82,7 @@ def test_threads_that_come_and_go_keep_their_counts_but_not_their_buffers(tmp_pa
         assert cur.stats()["index_stats"]["queries"] - before == 18
         assert len(cur._index.disk._totals._live) <= 1  # at most this thread's (none searched here)
 
+
 def test_cache_stays_within_budget_and_counts_reads(tmp_path, rng):
     budget = 30_000
     with vecdb.open(tmp_path / "d", durable=False, cache_bytes=budget) as db:

@@ -377,7 +377,7 @@ def rerank(q, state, prefix, root, fd, psize, ranks, kids, counts, tags, scratch
         if read_values(ids[done:end], prefix, root, fd, psize, ranks, kids, counts, tags, scratch, raw[done:end]) >= 0:
             return np.full(k, -1, dtype=np.int64), np.full(k, np.inf, dtype=np.float32), -1
         vecs = raw[done:end].view(np.float32).reshape((end - done, dim))
-        prox[done:end] = one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric)
+        prox[done:end] = exact_proxies(q, vecs, metric, cosine)
         done = end
         kth = np.sort(prox[:done])[k - 1] if done >= k else np.inf
         while end < n and lows[end] <= kth:
@@ -390,7 +390,13 @@ def rerank(q, state, prefix, root, fd, psize, ranks, kids, counts, tags, scratch
 def exact_top_k(q, ids, vecs, k, metric, cosine):
     """The k of (ids, stored vectors) nearest to q, scored as exact search scores them (cosine: rows
     normalised first) -> (ids int64[k] padded with -1, proxies float32[k] padded with +inf)."""
-    return top_k(ids, one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric), k)
+    return top_k(ids, exact_proxies(q, vecs, metric, cosine), k)
+
+
+@nb.njit(cache=True, nogil=True)
+def exact_proxies(q, vecs, metric, cosine):
+    """Proxies of stored vectors as exact search computes them (cosine: rows normalised first)."""
+    return one_to_many(q, normalize_rows(vecs) if cosine else vecs, metric)
 
 
 @nb.njit(cache=True, nogil=True)
