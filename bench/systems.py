@@ -76,6 +76,10 @@ class System:
     def delete(self, ops: WriteOps) -> None:
         raise NotImplementedError
 
+    def reclaim(self, ops: WriteOps) -> bool:
+        """Finish the work delete() and revoke() put off; False when they put off nothing."""
+        return False
+
     def structure_bytes(self) -> int | None:
         """Bytes of index structures the system itself reports (None when it reports nothing)."""
         return None
@@ -455,7 +459,7 @@ class Vecdb(System):
         self.col = self.db.create_collection(
             self.COLLECTION, dim=ds.dim, metric=ds.metric, index=self.index_name, **self.create_options
         )
-        self.names = ds.tenant_names
+        self.names, self.xb = ds.tenant_names, ds.xb
         lists = ds.tenant_lists()
         for s in range(0, ds.n, self.BATCH):
             e = min(s + self.BATCH, ds.n)
@@ -488,6 +492,16 @@ class Vecdb(System):
 
     def delete(self, ops):
         self.col.delete(ops.delete_ids)
+
+    def reclaim(self, ops):
+        """Deletes and revokes left tombstones; a write naming one of their ids applies them all. Here:
+        putting one deleted vector back (then deleting it again, which leaves one tombstone)."""
+        if not self.col.stats()["pending_tombstones"]:
+            return False
+        i = ops.delete_ids[:1]
+        self.col.upsert(i, self.xb[i], tenants=[[self.names[t] for t in ops.delete_tenants[0].tolist()]])
+        self.col.delete(i)
+        return True
 
     def stats(self) -> dict:
         return self.col.stats()

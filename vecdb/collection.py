@@ -2,7 +2,8 @@
 
 Every write is one LMDB transaction that updates the records (vectors, metadata, access lists, counts)
 and hands the index one `Change`; it is validated completely before the transaction starts, so a bad
-call writes nothing. Reads never take the write lock.
+call writes nothing. Deletes and revokes commit tombstones and counts and are applied to the rest in bulk
+later (vecdb/pending.py); reads look through them. Reads never take the write lock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .errors import CollectionNotFound, InvalidArgumentError, NotFoundError, Per
 from .filters import compile_filter
 from .index import Change, VectorIndex, make_index
 from .kernels.distances import normalize_rows
-from .storage import Store, catalog
+from .pending import EMPTY_STATE, Pending, PendingState, member
+from .storage import Store, catalog, tombstones
 from .storage import metadata as metadata_mod
 from .storage import tenants as tenants_mod
 from .storage import vectors as vectors_mod
@@ -45,6 +47,8 @@ class Collection:
         self._tno_by_name: dict[str, int] = {}
         self._name_by_tno: dict[int, str] = {}
         self._dropped = False
+        with store.read() as txn:
+            self._pending = Pending(self._load_pending(txn))
 
     @property
     def name(self) -> str:
@@ -96,6 +100,7 @@ class Collection:
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
             cid = self.info.id
+            before = self._apply_pending(txn) if self._pending.current().touches(ids_arr) else Change()
             old = tenants_mod.get_access(self._store, txn, cid, ids_arr)
             self._check_outside(txn, ids_arr, old, allowed)
             tmap = self._store_tenants(txn, set().union(*map(set, names)))
@@ -107,7 +112,7 @@ class Collection:
             existing = [i for i, o in enumerate(old) if o is not None]
             change = Change(removed_ids=ids_arr[existing], removed_tenants=[old[i] for i in existing],
                             added_ids=ids_arr, added_vectors=index_vecs, added_tenants=new)
-            return change, len(ids_arr)
+            return before.then(change), len(ids_arr)
 
         return self._commit(build)
 
@@ -117,6 +122,9 @@ class Collection:
         With `tenant`, acts only on vectors that tenant can see: a vector only that tenant holds is
         deleted, a vector shared with others just stops being visible to it (so a tenant can never
         delete another tenant's data).
+
+        Visible to every read once it returns, and durable; the space and the index entries are
+        reclaimed in bulk later (see `Settings.reclaim_after`).
         """
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch)
@@ -124,18 +132,21 @@ class Collection:
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
             tno = None if name is None else self._require_tenant(txn, name)
-            old = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
+            old = self._access(txn, ids_arr)
             gone, unshared = [], []
             for i, acc in enumerate(old):
                 if acc is None or (tno is not None and tno not in acc):
                     continue
                 (gone if tno is None or len(acc) == 1 else unshared).append(i)
-            change = self._remove(txn, ids_arr[gone], [old[i] for i in gone])
+            lost = [old[i] for i in gone]
+            catalog.add_vector_count(self._store, txn, self.info.id, -len(gone))
+            self._count_lost(txn, lost, tno, len(unshared))
+            state = self._pending.current().with_deleted(ids_arr[gone], lost)
+            tombstones.put_deleted(self._store, txn, self.info.id, ids_arr[gone])
             if unshared:
-                change.revoked = [(tno, ids_arr[unshared])]
-                self._set_access(txn, ids_arr[unshared], [old[i] for i in unshared],
-                                 [old[i][old[i] != tno] for i in unshared])
-            return change, len(gone) + len(unshared)
+                state = state.with_revoked(tno, ids_arr[unshared])
+                tombstones.put_revoked(self._store, txn, self.info.id, tno, ids_arr[unshared])
+            return self._defer(txn, state), len(gone) + len(unshared)
 
         return self._commit(build)
 
@@ -152,6 +163,8 @@ class Collection:
         allowed = self._check_scope_names(scope, {name})
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
+            # Access lists are rewritten below from what the API sees, so no tombstone may name these ids.
+            before = self._apply_pending(txn) if self._pending.current().touches(ids_arr) else Change()
             old = self._existing_access(txn, ids_arr, allowed)
             tno = self._store_tenants(txn, {name})[name]
             todo = [i for i, acc in enumerate(old) if tno not in acc]
@@ -159,13 +172,15 @@ class Collection:
             self._set_access(txn, ids_arr[todo], [old[i] for i in todo], new)
             _, raw = vectors_mod.get(self._store, txn, self.info.id, ids_arr[todo], self.dim)
             granted = [(tno, ids_arr[todo], self._to_index_space(raw))] if todo else []
-            return Change(granted=granted), len(todo)
+            return before.then(Change(granted=granted)), len(todo)
 
         return self._commit(build)
 
     def revoke(self, ids: Any, tenant: str) -> int:
         """Stop sharing vectors with a tenant; the vectors stay (a vector no tenant holds any more is kept,
-        invisible to every search, until deleted or granted again). Returns how many lost access."""
+        invisible to every search, until deleted or granted again). Returns how many lost access.
+
+        Like delete, visible to every read once it returns and applied to the index in bulk later."""
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch)
         name = v.check_tenant(tenant)
@@ -174,8 +189,9 @@ class Collection:
             tno = self._require_tenant(txn, name)
             old = self._existing_access(txn, ids_arr)
             todo = [i for i, acc in enumerate(old) if tno in acc]
-            self._set_access(txn, ids_arr[todo], [old[i] for i in todo], [old[i][old[i] != tno] for i in todo])
-            return Change(revoked=[(tno, ids_arr[todo])] if todo else []), len(todo)
+            self._count_lost(txn, [], tno, len(todo))
+            tombstones.put_revoked(self._store, txn, self.info.id, tno, ids_arr[todo])
+            return self._defer(txn, self._pending.current().with_revoked(tno, ids_arr[todo])), len(todo)
 
         return self._commit(build)
 
@@ -207,6 +223,7 @@ class Collection:
 
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
             tno = self._require_tenant(txn, name)
+            before = self._apply_pending(txn) if self._pending.current().size else Change()
             ids_arr = tenants_mod.members(self._store, txn, self.info.id, tno)
             old = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
             alone = np.array([len(a) == 1 for a in old], dtype=bool)
@@ -215,7 +232,7 @@ class Collection:
             self._set_access(txn, ids_arr[shared], [old[i] for i in shared], [old[i][old[i] != tno] for i in shared])
             if len(shared):
                 change.revoked = [(tno, ids_arr[shared])]
-            return change, len(ids_arr)
+            return before.then(change), len(ids_arr)
 
         return self._commit(build)
 
@@ -241,7 +258,7 @@ class Collection:
             self._check_options(options)
         if where is not None:
             return self._search_filtered(queries[0], k, tno, compile_filter(where), options)
-        ids, dists = self._index.search(queries, k, tno, **options)
+        ids, dists = self._search_index(queries, k, tno, options)
         # Padding (-1) sorts last; a full row, the usual case, needs no counting.
         n = k if ids[0, -1] >= 0 else int(np.count_nonzero(ids[0] >= 0))
         return SearchResult(ids[0, :n], self._to_distance(dists[0, :n]))
@@ -256,7 +273,7 @@ class Collection:
         tno = self._tenant_for_read(tenant)
         self._check_options(options)
         if where is None:
-            ids, dists = self._index.search(qs, k, tno, **options)
+            ids, dists = self._search_index(qs, k, tno, options)
             return ids, self._to_distance(dists)
         pred = compile_filter(where)
         ids = np.full((len(qs), k), -1, dtype=np.int64)
@@ -272,9 +289,10 @@ class Collection:
         self._check_live()
         ids_arr = v.check_ids(ids, self._settings.max_batch, unique=False)
         name = None if tenant is None else v.check_tenant(tenant)
+        state = self._pending.state  # before the snapshot: tombstones applied since are in the snapshot
         with self._store.read() as txn:
             tno = None if name is None else self._require_tenant(txn, name)
-            access = tenants_mod.get_access(self._store, txn, self.info.id, ids_arr)
+            access = self._access(txn, ids_arr, state)
             keep = [i for i, a in enumerate(access) if a is not None and (tno is None or tno in a)]
             found = ids_arr[keep]
             _, vecs = vectors_mod.get(self._store, txn, self.info.id, found, self.dim)
@@ -295,11 +313,16 @@ class Collection:
         start = 0 if after is None else int(v.check_ids([after], 1)[0]) + 1
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}")
+        state = self._pending.state  # (as in get)
         with self._store.read() as txn:
             if tenant is None:
-                return vectors_mod.scan_ids(self._store, txn, self.info.id, start, limit)
-            tno = self._require_tenant(txn, v.check_tenant(tenant))
-            return tenants_mod.members(self._store, txn, self.info.id, tno, start, limit)
+                hidden = state.deleted
+                found = vectors_mod.scan_ids(self._store, txn, self.info.id, start, _widen(limit, hidden))
+            else:
+                tno = self._require_tenant(txn, v.check_tenant(tenant))
+                hidden = state.hidden_from(tno)
+                found = tenants_mod.members(self._store, txn, self.info.id, tno, start, _widen(limit, hidden))
+        return found[~member(found, hidden)][:limit] if len(hidden) else found
 
     def count(self, tenant: str | None = None) -> int:
         """Vectors in the collection, or visible to one tenant."""
@@ -326,6 +349,7 @@ class Collection:
             "name": self.name, "dim": self.dim, "metric": self.metric, "index": self.info.index,
             "vectors": n, "tenants": n_tenants, "raw_vector_bytes": n * self.dim * 4,
             "database_disk_bytes": self._store.disk_bytes(), "index_stats": self._index.stats(),
+            "pending_tombstones": self._pending.state.size,
         }
 
     # ---- internals -------------------------------------------------------------------------------
@@ -340,32 +364,109 @@ class Collection:
                     index_written = True
                     publish = self._index.write(txn, change)
             except BaseException:
+                self._pending.discard()
                 if index_written:
                     self._index.reset()  # its memory may be ahead of what LMDB kept
                 raise
             try:
                 publish()
+                self._pending.publish()
             finally:
                 self._store.mark_published()
         return result
 
-    def _remove(self, txn: lmdb.Transaction, ids: np.ndarray, old: list[np.ndarray]) -> Change:
-        """Delete whole records; returns the Change that removes them from the index."""
+    def _remove(self, txn: lmdb.Transaction, ids: np.ndarray, old: list[np.ndarray], counted: bool = False) -> Change:
+        """Delete whole records; returns the Change that removes them from the index. `counted`: the
+        counts already left them out (a tombstone being applied)."""
         cid = self.info.id
         vectors_mod.delete(self._store, txn, cid, ids)
         metadata_mod.delete(self._store, txn, cid, ids)
-        self._set_access(txn, ids, old, [None] * len(ids))
-        catalog.add_vector_count(self._store, txn, cid, -len(ids))
+        self._set_access(txn, ids, old, [None] * len(ids), counted)
+        if not counted:
+            catalog.add_vector_count(self._store, txn, cid, -len(ids))
         return Change(removed_ids=ids, removed_tenants=old)
 
-    def _set_access(self, txn: lmdb.Transaction, ids: np.ndarray, old: list, new: list) -> None:
+    def _set_access(self, txn: lmdb.Transaction, ids: np.ndarray, old: list, new: list, counted: bool = False) -> None:
         deltas = tenants_mod.set_access(self._store, txn, self.info.id, ids, old, new)
+        if not counted:
+            tenants_mod.add_counts(self._store, txn, self.info.id, deltas)
+
+    # ---- tombstones (vecdb/pending.py) -------------------------------------------------------------
+
+    def _load_pending(self, txn: lmdb.Transaction) -> PendingState:
+        deleted, revoked = tombstones.load(self._store, txn, self.info.id)
+        access = tenants_mod.get_access(self._store, txn, self.info.id, deleted)
+        state = EMPTY_STATE.with_deleted(deleted, access)  # type: ignore[arg-type]
+        for tno, ids in revoked:
+            state = state.with_revoked(tno, ids)
+        return state
+
+    def _access(self, txn: lmdb.Transaction, ids: np.ndarray, state: PendingState | None = None
+                ) -> list[np.ndarray | None]:
+        """Access lists as the API sees them (None: no such id): the stored ones minus the tombstones of
+        `state` (default: the one this write is building)."""
+        state = self._pending.current() if state is None else state
+        return state.effective(ids, tenants_mod.get_access(self._store, txn, self.info.id, ids))
+
+    def _count_lost(self, txn: lmdb.Transaction, lost: list[np.ndarray], tno: int | None, n: int) -> None:
+        """Counts drop at once for deleted vectors (their tenants `lost`) and `n` revoked from `tno`."""
+        deltas: dict[int, int] = {}
+        if lost:
+            tnos, counts = np.unique(np.concatenate(lost), return_counts=True)
+            deltas = dict(zip(tnos.tolist(), (-counts).tolist(), strict=True))
+        if n:
+            deltas[tno] = deltas.get(tno, 0) - n  # type: ignore[index]
         tenants_mod.add_counts(self._store, txn, self.info.id, deltas)
+
+    def _defer(self, txn: lmdb.Transaction, state: PendingState) -> Change:
+        """Stage `state`, whose new tombstones this write has stored; past `reclaim_after` tombstones,
+        apply them all now instead."""
+        self._pending.stage(state)
+        if state.size > self._settings.reclaim_after:
+            return self._apply_pending(txn)
+        return Change()
+
+    def _apply_pending(self, txn: lmdb.Transaction) -> Change:
+        """Apply every tombstone to the records; returns the Change that applies them to the index."""
+        state, cid = self._pending.current(), self.info.id
+        dead = state.deleted
+        change = self._remove(txn, dead, tenants_mod.get_access(self._store, txn, cid, dead), counted=True)
+        for tno, ids in state.revoked.items():
+            ids = np.setdiff1d(ids, dead, assume_unique=True)
+            old = tenants_mod.get_access(self._store, txn, cid, ids)  # after earlier tenants' revokes
+            self._set_access(txn, ids, old, [a[a != tno] for a in old], counted=True)
+            if len(ids):
+                change.revoked.append((tno, ids))
+        tombstones.drop(self._store, txn, cid)
+        self._pending.stage(EMPTY_STATE)
+        return change
+
+    def _search_index(self, queries: np.ndarray, k: int, tno: int, options: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The index's top k without the ids tombstones hide from `tno`: it still holds them, so ask it
+        for a few more, and for all it could need where the hidden ones crowd a query's results."""
+        hidden = self._pending.state.hidden_from(tno)  # (before the index opens its snapshot, as in get)
+        if not len(hidden):
+            return self._index.search(queries, k, tno, **options)
+        ids, dists = self._index.search(queries, k + min(k, len(hidden)), tno, **options)
+        keep = ~member(ids.ravel(), hidden).reshape(ids.shape)
+        short = np.flatnonzero((keep.sum(axis=1) < k) & (ids[:, -1] >= 0))
+        if len(short) and len(hidden) > k:
+            more_ids, more_dists = self._index.search(queries[short], k + len(hidden), tno, **options)
+            ids, dists = _pad_columns(ids, dists, k + len(hidden))
+            ids[short], dists[short] = more_ids, more_dists
+            keep = ~member(ids.ravel(), hidden).reshape(ids.shape)
+        # Kept entries first, in their order; a row with fewer than k left ends in padding.
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        rows = np.arange(len(ids))[:, None]
+        out_ids, out_dists = ids[rows, order], dists[rows, order]
+        blank = ~keep[rows, order]
+        out_ids[blank], out_dists[blank] = -1, np.inf
+        return out_ids, out_dists
 
     def _existing_access(self, txn: lmdb.Transaction, ids: np.ndarray,
                          scope: set[str] | None = None) -> list[np.ndarray]:
         """Access lists of ids that must exist (and, with a scope, be visible to one of its tenants)."""
-        old = tenants_mod.get_access(self._store, txn, self.info.id, ids)
+        old = self._access(txn, ids)
         visible = None if scope is None else self._scope_tnos(txn, scope)
         for i, acc in zip(ids.tolist(), old, strict=True):
             if acc is None or (visible is not None and not visible.intersection(acc.tolist())):
@@ -434,7 +535,7 @@ class Collection:
         verdict: dict[int, bool] = {}
         want = min(max(4 * k, 64), max(visible, 1), budget)
         while True:
-            ids, dists = self._index.search(q[None, :], want, tno, **options)
+            ids, dists = self._search_index(q[None, :], want, tno, options)
             ids, dists = ids[0][ids[0] >= 0], dists[0][ids[0] >= 0]
             unseen = np.array([i for i in ids.tolist() if i not in verdict], dtype=np.int64)
             if len(unseen):
@@ -473,6 +574,7 @@ class Collection:
 
     def _drop(self, txn: lmdb.Transaction) -> None:
         cid = self.info.id
+        tombstones.drop(self._store, txn, cid)
         vectors_mod.drop(self._store, txn, cid)
         metadata_mod.drop(self._store, txn, cid)
         tenants_mod.drop(self._store, txn, cid)
@@ -480,7 +582,23 @@ class Collection:
 
     def _close(self, dropped: bool = False) -> None:
         self._dropped = self._dropped or dropped
-        self._index.close()
+        try:
+            if not self._dropped and self._pending.state.size:  # a clean close leaves no tombstones
+                self._commit(lambda txn: (self._apply_pending(txn), 0))
+        finally:
+            self._index.close()
+
+
+def _widen(limit: int | None, hidden: np.ndarray) -> int | None:
+    """A page size that still fills `limit` after the hidden ids in it are skipped."""
+    return None if limit is None else limit + len(hidden)
+
+
+def _pad_columns(ids: np.ndarray, dists: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    out_ids = np.full((len(ids), width), -1, dtype=ids.dtype)
+    out_dists = np.full((len(ids), width), np.inf, dtype=dists.dtype)
+    out_ids[:, : ids.shape[1]], out_dists[:, : ids.shape[1]] = ids, dists
+    return out_ids, out_dists
 
 
 def _tenant_arrays(names: list[list[str]], tmap: dict[str, int]) -> list[np.ndarray]:

@@ -137,10 +137,12 @@ class Database:
     def close(self) -> None:
         """Close the database; later calls on it or its collections raise FailedPreconditionError."""
         with self._lock:
-            for col in self._collections.values():
-                col._close()
-            self._collections.clear()
-            self._store.close()
+            try:
+                for col in self._collections.values():
+                    col._close()
+            finally:
+                self._collections.clear()
+                self._store.close()
 
 
 def open(path: str | Path = "vecdb-data", *, cache_bytes: int | None = None, durable: bool | None = None,

@@ -15,16 +15,22 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 import vecdb
 from tests.property import strategies as S
 from tests.property.invariants import check_counts, check_search, model_top_k
+from vecdb.config import Settings
 
 
 class CollectionMachine(RuleBasedStateMachine):
     index = "flat"
     cache_bytes = None
+    reclaim_after = Settings.reclaim_after  # tombstones wait until a write names their ids, or a reopen
+
+    def _open(self):
+        return vecdb.open(self.dir, settings=Settings(durable=False, cache_bytes=self.cache_bytes,
+                                                      reclaim_after=self.reclaim_after))
 
     @initialize(metric=st.sampled_from(["l2", "ip"]))
     def open_db(self, metric):
         self.dir = tempfile.mkdtemp()
-        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
+        self.db = self._open()
         self.metric = metric
         self.col = self.db.create_collection("c", dim=S.DIM, metric=metric, index=self.index)
         self.model: dict[int, tuple[np.ndarray, set[str]]] = {}
@@ -101,7 +107,7 @@ class CollectionMachine(RuleBasedStateMachine):
     @rule()
     def reopen(self):
         self.db.close()
-        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
+        self.db = self._open()
         self.col = self.db.collection("c")
 
     @invariant()
@@ -123,7 +129,7 @@ class CuratorMachine(CollectionMachine):
     @initialize(metric=st.sampled_from(["l2", "ip"]))
     def open_db(self, metric):
         self.dir = tempfile.mkdtemp()
-        self.db = vecdb.open(self.dir, durable=False, cache_bytes=self.cache_bytes)
+        self.db = self._open()
         self.metric = metric
         self.col = self.db.create_collection("c", dim=S.DIM, metric=metric, index="curator", tau=3,
                                              max_leaf=8, train_min=12, branching=3, rebuild_growth=2.0,
@@ -133,6 +139,16 @@ class CuratorMachine(CollectionMachine):
 
 
 TestCuratorCollection = CuratorMachine.TestCase
+
+
+class EagerCuratorMachine(CuratorMachine):
+    """Tombstones applied as soon as more than two wait, so most deletes and revokes reach the index
+    while searches and grants go on around them."""
+
+    reclaim_after = 2
+
+
+TestEagerCuratorCollection = EagerCuratorMachine.TestCase
 
 
 class DiskCuratorMachine(CuratorMachine):

@@ -46,8 +46,10 @@ def big(small_db):
 
 
 def dead_rows(col) -> int:
-    """Index rows left behind by a vector rewrite or delete (the curator index counts them)."""
-    return col.stats()["index_stats"]["dead_rows"]
+    """Index rows left behind by a vector rewrite or delete (the curator index counts them), plus deletes
+    still waiting as tombstones."""
+    st = col.stats()
+    return st["index_stats"]["dead_rows"] + st["pending_tombstones"]
 
 
 # ---- enumeration past max_k ------------------------------------------------------------------------------

@@ -36,6 +36,20 @@ class Change:
     #: (tenant, ids): existing vectors a tenant lost access to (the vectors stay).
     revoked: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
+    def then(self, later: Change) -> Change:
+        """One Change doing this one and then `later`. Indexes apply revokes, then removals, then additions
+        and grants, so `later` may remove what this revokes and add back, as new, what this removes."""
+        vecs = [c.added_vectors for c in (self, later) if c.added_vectors is not None]
+        return Change(
+            removed_ids=np.concatenate([self.removed_ids, later.removed_ids]),
+            removed_tenants=self.removed_tenants + later.removed_tenants,
+            added_ids=np.concatenate([self.added_ids, later.added_ids]),
+            added_vectors=np.concatenate(vecs) if vecs else None,
+            added_tenants=self.added_tenants + later.added_tenants,
+            granted=self.granted + later.granted,
+            revoked=self.revoked + later.revoked,
+        )
+
 
 class VectorIndex(ABC):
     """Finds a tenant's nearest vectors; kept current by `write` for every change."""

@@ -339,12 +339,13 @@ class CuratorIndex(VectorIndex):
         self._ensure_loaded(txn)
         with self._lock:
             touched: dict[int, set[int]] = {}
-            if len(change.removed_ids):
-                self._remove_vectors(txn, change.removed_ids, change.removed_tenants, touched)
+            # Revokes first: a Change may revoke a vector that it then removes (Change.then).
             for tno, ids in change.revoked:
                 slots = self._slots(ids)
                 self._tenant(tno, txn).remove(slots, self.leaf_of, self.tree, self.opts["tau"],
                                               touched.setdefault(tno, set()))
+            if len(change.removed_ids):
+                self._remove_vectors(txn, change.removed_ids, change.removed_tenants, touched)
             if len(change.added_ids):
                 self._add_vectors(txn, change.added_ids, change.added_vectors, change.added_tenants, touched)
             for tno, ids, _ in change.granted:
@@ -397,10 +398,11 @@ class CuratorIndex(VectorIndex):
     def _build_postings(self, txn: lmdb.Transaction) -> None:
         """Write every tenant's postings afresh from its shortlists (memory mode does not keep them)."""
         self.store.delete_prefix(txn, "index", self.prefix + b"P")
-        for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
-            if count:
-                tt = self._tenant(tno, txn)
-                lists = [(tno, node, None, self.slab_ids[slots]) for node, slots in tt.lists.items()]
+        # Not by the tenants' counts: those already leave out tombstoned vectors the index still holds.
+        for _, tno, _count in tenants_store.list_all(self.store, txn, self.info.id):
+            tt = self._tenant(tno, txn)
+            lists = [(tno, node, None, self.slab_ids[slots]) for node, slots in tt.lists.items()]
+            if lists:
                 self.postings.sync(txn, lists, None, partial(self._encode_ids, txn), reuse_old=False)
         self._set_postings_current(txn, True)
 
@@ -554,11 +556,11 @@ class CuratorIndex(VectorIndex):
         self.store.delete_prefix(txn, "index", self.prefix + b"S")
         self.store.delete_prefix(txn, "index", self.prefix + b"P")
         touched: dict[int, set[int]] = {}
-        for _, tno, count in tenants_store.list_all(self.store, txn, self.info.id):
-            if count:
-                members = held.get(tno)
-                if members is None:
-                    members = tenants_store.members(self.store, txn, self.info.id, tno)
+        for _, tno, _count in tenants_store.list_all(self.store, txn, self.info.id):  # (see _build_postings)
+            members = held.get(tno)
+            if members is None:
+                members = tenants_store.members(self.store, txn, self.info.id, tno)
+            if len(members):
                 tt = self._tenants[tno] = TenantTree(self._pack_budget)
                 tt.insert(self._slots(members), self.leaf_of, self.tree, self.opts["tau"],
                           touched.setdefault(tno, set()))

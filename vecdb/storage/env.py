@@ -27,6 +27,7 @@ SUBDBS = (
     b"access",  # (tenants) cid|id -> sorted uint32 tenant numbers (the vector's access list)
     b"members",  # (tenants) cid|tno|id -> b"" (a tenant's ids, in id order)
     b"index",  # (index/*) cid|index-specific key -> index state
+    b"tombstones",  # (tombstones) cid|D|id, cid|R|tno|id -> b"" (deletes and revokes not yet applied)
 )
 
 _CID = struct.Struct(">I")
