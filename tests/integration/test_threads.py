@@ -9,6 +9,7 @@ import pytest
 
 import vecdb
 from tests.conftest import brute_force
+from vecdb.config import Settings
 
 #: the tree index in memory mode, and in disk mode (a 20 kB cache: postings read while being rewritten),
 #: with thresholds small enough that the tree is trained and shortlists split and merge
@@ -58,28 +59,36 @@ def test_concurrent_readers_and_writer(tmp_path, rng, mode):
                                brute_force(vecs_b, ids_b, q, 10)[1], rtol=1e-4)
 
 
+@pytest.mark.parametrize("reclaim_after", [0, 500, Settings.reclaim_after])
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_searches_while_vectors_are_deleted(tmp_path, rng, mode):
-    """Searches beside deletes see each vector either before or after, never half-way. Disk mode: between
-    a commit and the step that drops the postings it replaced from the cache, a search on the new
-    snapshot must not be served the old postings (their deleted ids no longer have vectors). Memory mode:
-    a search still scanning rows a delete just retired must name them, not return id -1."""
-    db = vecdb.open(tmp_path / "d", cache_bytes=MODES[mode], durable=False)
+def test_searches_while_vectors_are_deleted(tmp_path, rng, mode, reclaim_after):
+    """Searches beside deletes see each vector either before or after, never half-way, and never one
+    deleted before they began. Disk mode: between a commit and the step that drops the postings it
+    replaced from the cache, a search on the new snapshot must not be served the old postings (their
+    deleted ids no longer have vectors). Memory mode: a search still scanning rows a delete just retired
+    must name them, not return id -1. Deletes are applied at once (0), every ten calls (500) or only at
+    close (the default), so searches also meet tombstones being applied."""
+    settings = Settings(cache_bytes=MODES[mode], durable=False, reclaim_after=reclaim_after)
+    db = vecdb.open(tmp_path / "d", settings=settings)
     col = db.create_collection("c", dim=8, **SMALL_TREE)
     col.upsert(np.arange(3000), rng.normal(size=(3000, 8)), tenants="a")
     assert col.stats()["index_stats"]["mode"] == mode
     errors: list[BaseException] = []
     stop = threading.Event()
     live = set(range(3000))
+    deleted: list[int] = []  # grows only after delete() returned
 
     def reader(seed: int) -> None:
         r = np.random.default_rng(seed)
         try:
             while not stop.is_set():
+                before = set(deleted)
                 res = col.search(r.normal(size=8), k=10, tenant="a")
                 assert len(res) == 10 and len(set(res.ids.tolist())) == 10 and (res.ids >= 0).all()
+                assert not before.intersection(res.ids.tolist())
                 ids, _ = col.search_batch(r.normal(size=(4, 8)), k=10, tenant="a")
                 assert ids.shape == (4, 10) and (ids >= 0).all()
+                assert not before.intersection(ids.ravel().tolist())
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -89,6 +98,7 @@ def test_searches_while_vectors_are_deleted(tmp_path, rng, mode):
     for step in range(150):
         gone = rng.choice(sorted(live), 50, replace=False)
         col.delete(gone)
+        deleted.extend(gone.tolist())
         fresh = gone + 100_000 * (step + 1)
         col.upsert(fresh, rng.normal(size=(50, 8)), tenants="a")
         live.difference_update(gone.tolist())
