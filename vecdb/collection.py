@@ -135,7 +135,7 @@ class Collection:
             old = self._access(txn, ids_arr)
             gone, unshared = [], []
             for i, acc in enumerate(old):
-                if acc is None or (tno is not None and tno not in acc):
+                if acc is None or (tno is not None and tno not in acc.tolist()):
                     continue
                 (gone if tno is None or len(acc) == 1 else unshared).append(i)
             lost = [old[i] for i in gone]
@@ -167,8 +167,8 @@ class Collection:
             before = self._apply_pending(txn) if self._pending.current().touches(ids_arr) else Change()
             old = self._existing_access(txn, ids_arr, allowed)
             tno = self._store_tenants(txn, {name})[name]
-            todo = [i for i, acc in enumerate(old) if tno not in acc]
-            new = [np.union1d(old[i], np.array([tno], np.uint32)).astype(np.uint32) for i in todo]
+            todo = [i for i, acc in enumerate(old) if tno not in acc.tolist()]
+            new = [np.array(sorted([*old[i].tolist(), tno]), dtype=np.uint32) for i in todo]
             self._set_access(txn, ids_arr[todo], [old[i] for i in todo], new)
             _, raw = vectors_mod.get(self._store, txn, self.info.id, ids_arr[todo], self.dim)
             granted = [(tno, ids_arr[todo], self._to_index_space(raw))] if todo else []
@@ -188,7 +188,7 @@ class Collection:
         def build(txn: lmdb.Transaction) -> tuple[Change, int]:
             tno = self._require_tenant(txn, name)
             old = self._existing_access(txn, ids_arr)
-            todo = [i for i, acc in enumerate(old) if tno in acc]
+            todo = [i for i, acc in enumerate(old) if tno in acc.tolist()]  # `in` on an ndarray: 1.6 us a call
             self._count_lost(txn, [], tno, len(todo))
             tombstones.put_revoked(self._store, txn, self.info.id, tno, ids_arr[todo])
             return self._defer(txn, self._pending.current().with_revoked(tno, ids_arr[todo])), len(todo)

@@ -46,16 +46,16 @@ class PendingState:
         hidden = dict(self._hidden)
         for tno, rows in _rows_by_tenant(access).items():
             hidden[tno] = _add_chunk(hidden.get(tno, ()), ids[rows])
-        return PendingState(np.union1d(self.deleted, ids), self.revoked, self.revoked_ids, hidden)
+        return PendingState(union(self.deleted, ids), self.revoked, self.revoked_ids, hidden)
 
     def with_revoked(self, tno: int, ids: np.ndarray) -> PendingState:
         if not len(ids):
             return self
         revoked = dict(self.revoked)
-        revoked[tno] = np.union1d(revoked.get(tno, _EMPTY), ids)
+        revoked[tno] = union(revoked.get(tno, _EMPTY), ids)
         hidden = dict(self._hidden)
         hidden[tno] = _add_chunk(hidden.get(tno, ()), ids)
-        return PendingState(self.deleted, revoked, np.union1d(self.revoked_ids, ids), hidden)
+        return PendingState(self.deleted, revoked, union(self.revoked_ids, ids), hidden)
 
     def effective(self, ids: np.ndarray, access: list[np.ndarray | None]) -> list[np.ndarray | None]:
         """Access lists as readers must see them: None for deleted ids, revoked tenants left out."""
@@ -82,7 +82,7 @@ class PendingState:
         out = self._sorted.get(tno)
         if out is None:
             chunks = self._hidden.get(tno)
-            out = _EMPTY if chunks is None else np.unique(np.concatenate(chunks))
+            out = _EMPTY if chunks is None else union(*chunks)
             self._sorted[tno] = out  # a cache: concurrent readers at worst compute it twice
         return out
 
@@ -118,7 +118,14 @@ def _add_chunk(chunks: tuple[np.ndarray, ...], ids: np.ndarray) -> tuple[np.ndar
     """Chunks plus `ids`; merged into one when they pile up (many small deletes), so hidden_from stays
     cheap for the next state's first search."""
     chunks += (ids,)
-    return (np.unique(np.concatenate(chunks)),) if len(chunks) > 8 else chunks
+    return (union(*chunks),) if len(chunks) > 8 else chunks
+
+
+def union(*arrays: np.ndarray) -> np.ndarray:
+    """Sorted distinct ids of all `arrays` (np.union1d hashes: ~30x slower on a few thousand ids)."""
+    out = np.concatenate(arrays).astype(np.int64)
+    out.sort()
+    return out[np.concatenate([[True], out[1:] != out[:-1]])] if len(out) else out
 
 
 def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
