@@ -3,9 +3,8 @@
 A delete or revoke commits only what the caller can observe: a tombstone (storage/tombstones.py, so it
 survives kill -9) and the counts. The index, the access lists, the members and the vector records still
 hold the vector until the collection applies its tombstones in bulk (Collection._apply_pending): once
-`Settings.reclaim_after` of them accumulate, or when a write touches one of their ids. Applying thousands
-at once dirties each LMDB page and each shortlist once, where one at a time would rewrite them again
-and again.
+`Settings.reclaim_after` of them accumulate, when a write touches one of their ids, or on close. The
+caller waits only for a read and one small write; the rest costs what it always did, later and in bulk.
 
 Until then every read looks through a `Pending` state: access lists drop what it hides, `ids()` skips
 it, and a search over-fetches by the tenant's hidden ids and filters them out. States are immutable;
