@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .index.base import group_by_tenant
+
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -43,7 +45,7 @@ class PendingState:
         if not len(ids):
             return self
         hidden = dict(self._hidden)
-        for tno, rows in _rows_by_tenant(access).items():
+        for tno, rows in group_by_tenant(access).items():
             hidden[tno] = _add_chunk(hidden.get(tno, ()), ids[rows])
         return PendingState(union(self.deleted, ids), self.revoked, self.revoked_ids, hidden)
 
@@ -133,14 +135,3 @@ def member(ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
         return np.zeros(len(ids), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
     return sorted_ids[pos] == ids
-
-
-def _rows_by_tenant(access: list[np.ndarray]) -> dict[int, np.ndarray]:
-    lens = np.array([len(a) for a in access], dtype=np.int64)
-    if not lens.any():
-        return {}
-    tnos = np.concatenate(access).astype(np.int64)
-    rows = np.repeat(np.arange(len(access), dtype=np.int64), lens)
-    order = np.argsort(tnos, kind="stable")
-    uniq, starts = np.unique(tnos[order], return_index=True)
-    return dict(zip(uniq.tolist(), np.split(rows[order], starts[1:]), strict=True))

@@ -85,3 +85,21 @@ class VectorIndex(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory; the index is not used again."""
+
+
+def group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Rows per tenant number of tenant lists (a Change's `removed_tenants`, `added_tenants`). Rows that
+    share one tenant-array object (the usual case: one tenant list for a whole batch) are grouped without
+    looking at them one by one."""
+    by_array: dict[int, tuple[np.ndarray, list[int]]] = {}
+    for row, arr in enumerate(tenant_lists):
+        entry = by_array.get(id(arr))
+        if entry is None:
+            by_array[id(arr)] = (arr, [row])
+        else:
+            entry[1].append(row)
+    out: dict[int, list[int]] = {}
+    for arr, rows in by_array.values():
+        for tno in arr.tolist():
+            out.setdefault(tno, []).extend(rows)
+    return {tno: np.array(rows, dtype=np.int64) for tno, rows in out.items()}

@@ -53,7 +53,7 @@ from ..storage import tenants as tenants_store
 from ..storage import vectors as vectors_store
 from ..storage.env import cid_prefix, id_keys
 from ..types import CollectionInfo
-from .base import Change, VectorIndex
+from .base import Change, VectorIndex, group_by_tenant
 from .disk_search import DiskSearcher
 from .postings import PostingStore, Rows
 from .tenant_tree import PackBudget, TenantTree, TenantView
@@ -433,7 +433,7 @@ class CuratorIndex(VectorIndex):
 
     def _remove_vectors(self, txn, ids: np.ndarray, tenant_lists: list[np.ndarray], touched) -> None:
         slots = self._slots(ids)
-        for tno, rows in _group_by_tenant(tenant_lists).items():
+        for tno, rows in group_by_tenant(tenant_lists).items():
             self._tenant(tno, txn).remove(slots[rows], self.leaf_of, self.tree, self.opts["tau"],
                                           touched.setdefault(tno, set()))
         np.subtract.at(self.leaf_size, self.leaf_of[slots], 1)
@@ -457,7 +457,7 @@ class CuratorIndex(VectorIndex):
         # Split overflowing leaves before the tenants place the new rows, so a batch that lands in one
         # leaf is spread over its new children instead of piling into one shortlist.
         self._split_big_leaves(txn)
-        for tno, rows in _group_by_tenant(tenant_lists).items():
+        for tno, rows in group_by_tenant(tenant_lists).items():
             self._tenant(tno, txn).insert(slots[rows], self.leaf_of, self.tree, self.opts["tau"],
                                           touched.setdefault(tno, set()))
 
@@ -706,23 +706,6 @@ class CuratorIndex(VectorIndex):
         if self.disk is not None:
             self.disk.close()
             self.disk = None
-
-
-def _group_by_tenant(tenant_lists: list[np.ndarray]) -> dict[int, np.ndarray]:
-    """Rows per tenant number. Rows that share one tenant-array object (the usual case: one tenant
-    list for a whole batch) are grouped without looking at them one by one."""
-    by_array: dict[int, tuple[np.ndarray, list[int]]] = {}
-    for row, arr in enumerate(tenant_lists):
-        entry = by_array.get(id(arr))
-        if entry is None:
-            by_array[id(arr)] = (arr, [row])
-        else:
-            entry[1].append(row)
-    out: dict[int, list[int]] = {}
-    for arr, rows in by_array.values():
-        for tno in arr.tolist():
-            out.setdefault(tno, []).extend(rows)
-    return {tno: np.array(rows, dtype=np.int64) for tno, rows in out.items()}
 
 
 def _noop() -> None:
