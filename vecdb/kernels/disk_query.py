@@ -30,6 +30,8 @@ import numpy as np
 from .btree_read import _pread, read_values
 from .distances import normalize_rows, one_to_many
 from .postings import candidates, clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows
+from .prefetch import prefetch_rows
+from .tree_search import prefetch_subtree
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
@@ -315,6 +317,7 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
     memo = new_memo(q.shape[0])
     qsq, qabs = query_norms(q)
     hi_d = state[2]
+    prefetch_subtree(t_node, t_child_start, t_children, t_list_start)
     while True:
         n = prog[PENDING]
         if n > 0:
@@ -335,6 +338,9 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
                 return n
         prog[PENDING] = 0
         for i in range(n):
+            if use_cache and i + 1 < n and slot_start[gp_of[nodes[i + 1]]] >= 0:  # arrives while i is scanned
+                h = gp_of[nodes[i + 1]]
+                prefetch_rows(a_codes, slot_start[h], slot_start[h] + slot_len[h])
             g = gp_of[nodes[i]]
             start = slot_start[g] if use_cache else -1
             if start >= 0:

@@ -18,7 +18,8 @@ import numpy as np
 from .distances import proxy
 from .heap import heap_push, heap_sort
 from .postings import new_memo, new_scan_state, query_norms, scan_rows
-from .tree_search import _fpop, _lower_bound, adaptive_stop, new_frontier, push_children, query_norm
+from .prefetch import prefetch_row, prefetch_rows
+from .tree_search import _fpop, _lower_bound, adaptive_stop, new_frontier, prefetch_subtree, push_children, query_norm
 
 
 @nb.njit(cache=True, nogil=True)
@@ -34,12 +35,15 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     cand_lo, cand_i, hi_d, hi_i = new_scan_state(k, max(k, width))
     memo = new_memo(q.shape[0])
     qsq, qabs = query_norms(q)
+    prefetch_subtree(t_node, t_child_start, t_children, t_list_start)
     fd, fn, size = new_frontier(m)
     scanned = 0
     stale = 0
     useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
+        if size > 0:  # the likely next list: its rows arrive while this one is scanned
+            prefetch_rows(codes, t_list_start[fn[0]], t_list_start[fn[0] + 1])
         internal = t_child_start[u + 1] > t_child_start[u]
         if scanned >= k:
             if scanned >= budget:
@@ -69,6 +73,9 @@ def _rerank(q, slab, slab_ids, cand_lo, cand_i, hi_d, ids, k, metric):
     res_d = np.full(k, np.inf, dtype=np.float32)
     res_s = np.full(k, -1, dtype=np.int64)
     limit = hi_d[0]
+    for j in range(cand_i.shape[0]):
+        if cand_i[j] >= 0 and cand_lo[j] <= limit:
+            prefetch_row(slab, cand_i[j])
     for j in range(cand_i.shape[0]):
         s = cand_i[j]
         if s >= 0 and cand_lo[j] <= limit:

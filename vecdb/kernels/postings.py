@@ -22,6 +22,7 @@ import numpy as np
 
 from .distances import FAST, L2
 from .heap import heap_push
+from .prefetch import prefetch_rows
 from .tree_search import _fpop, _fpush, _lower_bound, push_children, query_norm
 
 #: code formats: name -> code dtype
@@ -150,6 +151,11 @@ def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, 
               hi_d, hi_i, metric):
     """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""
     memo_ref, memo_qc, memo_l1, memo_w = memo
+    prefetch_rows(codes, lo, hi)
+    prefetch_rows(scale, lo, hi)
+    prefetch_rows(refs, lo, hi)
+    prefetch_rows(sqnorm, lo, hi)
+    prefetch_rows(ids, lo, hi)
     for row in range(lo, hi):
         s = scale[row]
         ref = refs[row]
@@ -174,8 +180,10 @@ def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, 
             p = qsq + sqnorm[row] - 2.0 * t if metric == L2 else -t
             err = np.float32(0.0)
         err += _EPS * (abs(p) + qsq + abs(sqnorm[row]))
-        heap_push(cand_lo, cand_i, np.float32(p - err), ids[row])
         heap_push(hi_d, hi_i, np.float32(p + err), ids[row])
+        low = np.float32(p - err)
+        if low <= hi_d[0]:  # else it can never be a candidate: the k-th upper bound only falls
+            heap_push(cand_lo, cand_i, low, ids[row])
 
 
 @nb.njit(cache=True, nogil=True)

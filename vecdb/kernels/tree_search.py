@@ -23,6 +23,10 @@ import numpy as np
 
 from .distances import L2, proxy
 from .heap import heap_push, heap_sort
+from .prefetch import prefetch_row, prefetch_rows
+
+_AHEAD = 4  # slab rows prefetched ahead of the one being scored
+_SUBTREE_HEAD = 512  # entries of each subtree array prefetched when a search starts (4 KiB)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -107,9 +111,21 @@ def adaptive_stop(improved, scanned, stale, useful, patience):
 
 
 @nb.njit(cache=True, nogil=True)
+def prefetch_subtree(t_node, t_child_start, t_children, t_list_start):
+    """Prefetch the top of a subtree's arrays (nodes are root first, by depth): the walk reads them at
+    random, each line a miss otherwise; a large tenant's walk reaches only part of its nodes."""
+    prefetch_rows(t_node, 0, min(t_node.shape[0], _SUBTREE_HEAD))
+    prefetch_rows(t_child_start, 0, min(t_child_start.shape[0], _SUBTREE_HEAD))
+    prefetch_rows(t_children, 0, min(t_children.shape[0], _SUBTREE_HEAD))
+    prefetch_rows(t_list_start, 0, min(t_list_start.shape[0], _SUBTREE_HEAD))
+
+
+@nb.njit(cache=True, nogil=True)
 def push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm, metric):
     """Push local node u's children onto the frontier (fd, fn): shortlists keyed by centroid distance,
     internal nodes by their ball's lower bound. Returns the new frontier size."""
+    for j in range(t_child_start[u], t_child_start[u + 1]):
+        prefetch_row(centroids, t_node[t_children[j]])
     for j in range(t_child_start[u], t_child_start[u + 1]):
         c = t_children[j]
         g = t_node[c]
@@ -137,6 +153,7 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     if m == 0:
         return ids, res_d, 0
     qnorm = query_norm(q, metric)
+    prefetch_subtree(t_node, t_child_start, t_children, t_list_start)
     fd, fn, size = new_frontier(m)
     scanned = 0
     found = 0
@@ -153,7 +170,13 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
                 continue
         if t_list_start[u + 1] > t_list_start[u]:
             improved = False
-            for j in range(t_list_start[u], t_list_start[u + 1]):
+            lo, hi = t_list_start[u], t_list_start[u + 1]
+            prefetch_rows(t_slots, lo, hi)
+            for j in range(lo, min(lo + _AHEAD, hi)):
+                prefetch_row(slab, t_slots[j])
+            for j in range(lo, hi):
+                if j + _AHEAD < hi:  # the list's rows are scattered over the slab: keep a few on their way
+                    prefetch_row(slab, t_slots[j + _AHEAD])
                 s = t_slots[j]
                 if heap_push(res_d, res_s, proxy(q, slab[s], metric), s):
                     found += 1
