@@ -24,6 +24,13 @@ import numpy as np
 #: fastmath flags that allow vectorised reductions without assuming away inf.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
+#: For the small functions a search calls per shortlist or per row, which never allocate: compiled
+#: without numba's reference counting, which otherwise updates every array argument's count on entry
+#: and exit with atomic instructions (13% of a memory-mode query's samples), each one a barrier that
+#: stops the CPU from running ahead to the next rows' loads. (numba's own sort and string helpers use
+#: this option; it is spelled with an underscore but has been stable since numba 0.40.)
+NO_REFCOUNT = {"_nrt": False}
+
 L2 = 0
 NEG_DOT = 1
 #: metric name -> kernel code; cosine runs NEG_DOT over normalised vectors.
@@ -64,12 +71,19 @@ def cosine(a, b):
     return np.float32(1.0 - dot / (np.sqrt(na) * np.sqrt(nb_)))
 
 
-@nb.njit(cache=True, nogil=True)
-def proxy(a, b, metric):
-    """The in-loop distance proxy for a metric code (see the module table)."""
+@nb.njit(cache=True, fastmath=FAST, nogil=True, **NO_REFCOUNT)
+def proxy_row(q, X, i, metric):
+    """The in-loop distance proxy (see the module table) of q and row i of X, read in place: a row view
+    would be a new array whose reference count numba updates with atomic instructions (see NO_REFCOUNT)."""
+    acc = np.float32(0.0)
     if metric == L2:
-        return sq_l2(a, b)
-    return -inner_product(a, b)
+        for j in range(q.shape[0]):
+            d = q[j] - X[i, j]
+            acc += d * d
+        return acc
+    for j in range(q.shape[0]):
+        acc += q[j] * X[i, j]
+    return -acc
 
 
 @nb.njit(cache=True, nogil=True)
@@ -81,7 +95,7 @@ def one_to_many(q, X, metric):
     n = X.shape[0]
     out = np.empty(n, dtype=np.float32)
     for i in range(n):
-        out[i] = proxy(q, X[i], metric)
+        out[i] = proxy_row(q, X, i, metric)
     return out
 
 
@@ -95,8 +109,9 @@ def many_to_many(Q, X, metric):
     n = X.shape[0]
     out = np.empty((m, n), dtype=np.float32)
     for i in nb.prange(m):
+        q = Q[i]
         for j in range(n):
-            out[i, j] = proxy(Q[i], X[j], metric)
+            out[i, j] = proxy_row(q, X, j, metric)
     return out
 
 

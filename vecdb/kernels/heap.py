@@ -6,10 +6,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import proxy
+from .distances import NO_REFCOUNT, proxy_row
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
 def _sift_down(dist, idx, pos, end):
     d = dist[pos]
     i = idx[pos]
@@ -29,7 +29,7 @@ def _sift_down(dist, idx, pos, end):
     idx[pos] = i
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
 def heap_push(dist, idx, d, i):
     """Offer (d, i) to the max-heap (dist, idx) of fixed size; keeps the k smallest. Returns True if kept."""
     if not d < dist[0]:
@@ -77,7 +77,7 @@ def scan_topk(q, X, k, metric):
     hd = np.full(k, np.inf, dtype=np.float32)
     hi = np.full(k, -1, dtype=np.int64)
     for i in range(X.shape[0]):
-        heap_push(hd, hi, proxy(q, X[i], metric), i)
+        heap_push(hd, hi, proxy_row(q, X, i, metric), i)
     heap_sort(hd, hi)
     return hi, hd
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import proxy
+from .distances import proxy_row
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -25,8 +25,9 @@ def assign(X, C, metric):
     for i in nb.prange(n):
         bl = 0
         bd = np.inf
+        x = X[i]
         for c in range(C.shape[0]):
-            d = proxy(X[i], C[c], metric)
+            d = proxy_row(x, C, c, metric)  # (no per-centroid view: its refcount is shared by all threads)
             if d < bd:
                 bd = d
                 bl = c
@@ -113,11 +114,12 @@ def descend(X, centroids, first_child, n_children, metric):
     out = np.empty(n, dtype=np.int64)
     for i in nb.prange(n):
         node = 0
+        x = X[i]
         while n_children[node] > 0:
             best = first_child[node]
             bd = np.inf
             for c in range(first_child[node], first_child[node] + n_children[node]):
-                dd = proxy(X[i], centroids[c], metric)
+                dd = proxy_row(x, centroids, c, metric)
                 if dd < bd:
                     bd = dd
                     best = c

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import proxy
+from .distances import proxy_row
 from .heap import heap_push, heap_sort
 from .postings import new_memo, new_scan_state, query_norms, scan_rows
 from .prefetch import prefetch_row, prefetch_rows
@@ -79,7 +79,7 @@ def _rerank(q, slab, slab_ids, cand_lo, cand_i, hi_d, ids, k, metric):
     for j in range(cand_i.shape[0]):
         s = cand_i[j]
         if s >= 0 and cand_lo[j] <= limit:
-            heap_push(res_d, res_s, proxy(q, slab[s], metric), s)
+            heap_push(res_d, res_s, proxy_row(q, slab, s, metric), s)
     heap_sort(res_d, res_s)
     for i in range(k):
         if res_s[i] >= 0:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import FAST, L2
+from .distances import FAST, L2, NO_REFCOUNT
 from .heap import heap_push
 from .prefetch import prefetch_rows
 from .tree_search import _fpop, _fpush, _lower_bound, push_children, query_norm
@@ -130,7 +130,7 @@ def clear_scan_state(state):
     hi_i[:] = -1
 
 
-@nb.njit(cache=True, nogil=True, fastmath=FAST)
+@nb.njit(cache=True, nogil=True, fastmath=FAST, **NO_REFCOUNT)
 def _remember(q, c, ref, slot, memo, metric):
     """Fill a memo slot with centroid ref's terms: |q - c|^2 (l2) or q.c, |q - c|_1, and q - c."""
     memo_ref, memo_qc, memo_l1, memo_w = memo
@@ -146,7 +146,7 @@ def _remember(q, c, ref, slot, memo, metric):
     memo_l1[slot] = l1
 
 
-@nb.njit(cache=True, nogil=True, fastmath=FAST)
+@nb.njit(cache=True, nogil=True, fastmath=FAST, **NO_REFCOUNT)
 def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
               hi_d, hi_i, metric):
     """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .distances import L2, proxy
+from .distances import L2, NO_REFCOUNT, proxy_row
 from .heap import heap_push, heap_sort
 from .prefetch import prefetch_row, prefetch_rows
 
@@ -29,7 +29,7 @@ _AHEAD = 4  # slab rows prefetched ahead of the one being scored
 _SUBTREE_HEAD = 512  # entries of each subtree array prefetched when a search starts (4 KiB)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
 def _fpush(fd, fn, size, d, u):
     """Push (d, u) onto the min-heap (fd, fn) holding `size` items; returns the new size."""
     pos = size
@@ -45,7 +45,7 @@ def _fpush(fd, fn, size, d, u):
     return size + 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
 def _fpop(fd, fn, size):
     """Pop the smallest item of the min-heap; returns (d, u, new size)."""
     d0 = fd[0]
@@ -120,7 +120,7 @@ def prefetch_subtree(t_node, t_child_start, t_children, t_list_start):
     prefetch_rows(t_list_start, 0, min(t_list_start.shape[0], _SUBTREE_HEAD))
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
 def push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm, metric):
     """Push local node u's children onto the frontier (fd, fn): shortlists keyed by centroid distance,
     internal nodes by their ball's lower bound. Returns the new frontier size."""
@@ -129,7 +129,7 @@ def push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd
     for j in range(t_child_start[u], t_child_start[u + 1]):
         c = t_children[j]
         g = t_node[c]
-        d = proxy(q, centroids[g], metric)
+        d = proxy_row(q, centroids, g, metric)
         if t_child_start[c + 1] > t_child_start[c]:
             d = _lower_bound(d, radius[g], qnorm, metric)
         size = _fpush(fd, fn, size, np.float32(d), c)
@@ -178,7 +178,7 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
                 if j + _AHEAD < hi:  # the list's rows are scattered over the slab: keep a few on their way
                     prefetch_row(slab, t_slots[j + _AHEAD])
                 s = t_slots[j]
-                if heap_push(res_d, res_s, proxy(q, slab[s], metric), s):
+                if heap_push(res_d, res_s, proxy_row(q, slab, s, metric), s):
                     found += 1
                     improved = True
             scanned += t_list_start[u + 1] - t_list_start[u]
