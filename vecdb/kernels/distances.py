@@ -37,23 +37,6 @@ NEG_DOT = 1
 METRIC_CODES = {"l2": L2, "ip": NEG_DOT, "cosine": NEG_DOT}
 
 
-@nb.njit(cache=True, fastmath=FAST, nogil=True)
-def sq_l2(a, b):
-    """Squared Euclidean distance of two float32 vectors of equal length: sum((a - b)^2)."""
-    acc = np.float32(0.0)
-    for i in range(a.shape[0]):
-        d = a[i] - b[i]
-        acc += d * d
-    return acc
-
-
-@nb.njit(cache=True, fastmath=FAST, nogil=True)
-def inner_product(a, b):
-    """Dot product of two float32 vectors: sum(a * b)."""
-    acc = np.float32(0.0)
-    for i in range(a.shape[0]):
-        acc += a[i] * b[i]
-    return acc
 
 
 @nb.njit(cache=True, nogil=True)
@@ -84,6 +67,18 @@ def proxy_row(q, X, i, metric):
     for j in range(q.shape[0]):
         acc += q[j] * X[i, j]
     return -acc
+
+
+@nb.njit(cache=True, nogil=True)
+def sq_l2(a, b):
+    """Squared Euclidean distance of two float32 vectors of equal length: sum((a - b)^2)."""
+    return proxy_row(a, b[None, :], 0, L2)
+
+
+@nb.njit(cache=True, nogil=True)
+def inner_product(a, b):
+    """Dot product of two float32 vectors: sum(a * b)."""
+    return -proxy_row(a, b[None, :], 0, NEG_DOT)
 
 
 @nb.njit(cache=True, nogil=True)
