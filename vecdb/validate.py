@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DimensionMismatch, InvalidArgumentError
+from .kernels.distances import all_finite
 from .types import DEFAULT_TENANT, MAX_ID, METRICS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
@@ -119,7 +120,7 @@ def check_query(query: Any, dim: int, collection: str) -> np.ndarray:
     """One query -> float32 (dim,) array."""
     if type(query) is np.ndarray and query.dtype == np.float32 and query.shape == (dim,):
         q = query  # the common case, without conversions
-        if not np.isfinite(q).all():
+        if not all_finite(q):
             raise InvalidArgumentError("query contains NaN or infinity")
         return np.ascontiguousarray(q)
     try:

@@ -35,10 +35,16 @@ def test_vectors_reshape_one_row_and_reject_bad_shapes():
         v.check_vectors(np.zeros((2, 3, 1)), 3, "c", 10)
 
 
-def test_query_fast_path_still_checks_finiteness():
-    q = np.array([1, np.nan], np.float32)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_query_fast_path_still_checks_finiteness(bad):
+    q = np.array([1, bad], np.float32)
     with pytest.raises(InvalidArgumentError, match="NaN"):
         v.check_query(q, 2, "c")
+    strided = np.zeros(8, np.float32)
+    strided[6] = bad
+    with pytest.raises(InvalidArgumentError, match="NaN"):
+        v.check_query(strided[::2], 4, "c")  # the fast path takes any float32 array of the right shape
+    assert v.check_query(strided[:4:2], 2, "c").flags.c_contiguous
     assert v.check_query([[1, 2]], 2, "c").shape == (2,)
 
 

@@ -30,7 +30,6 @@ import numpy as np
 from .btree_read import _pread, read_values
 from .distances import normalize_rows, one_to_many
 from .postings import candidates, clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows
-from .prefetch import prefetch_rows
 from .tree_search import prefetch_subtree
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
@@ -175,7 +174,7 @@ def _scan_posting(q, qsq, qabs, g, dir_first, dir_n, dir_off, dir_size, fd, cap,
             continue
         ids, refs, scale, sqnorm, codes = _chunk_columns(buf, n, a_codes)
         scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, 0, n, centroids, residual, memo, cand_lo, cand_i,
-                  hi_d, hi_i, metric)
+                  hi_d, hi_i, metric, 0, 0)
         pos += _aligned(8 + n * row_width)
         rows += n
         prog[BYTES] += 8 + row_width * n
@@ -338,14 +337,15 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
                 return n
         prog[PENDING] = 0
         for i in range(n):
-            if use_cache and i + 1 < n and slot_start[gp_of[nodes[i + 1]]] >= 0:  # arrives while i is scanned
+            next_lo = next_hi = 0
+            if use_cache and i + 1 < n and slot_start[gp_of[nodes[i + 1]]] >= 0:  # prefetched while i is scanned
                 h = gp_of[nodes[i + 1]]
-                prefetch_rows(a_codes, slot_start[h], slot_start[h] + slot_len[h])
+                next_lo, next_hi = slot_start[h], slot_start[h] + slot_len[h]
             g = gp_of[nodes[i]]
             start = slot_start[g] if use_cache else -1
             if start >= 0:
                 scan_rows(q, qsq, qabs, a_ids, a_refs, a_scale, a_sqnorm, a_codes, start, start + slot_len[g],
-                           centroids, residual, memo, state[0], state[1], state[2], state[3], metric)
+                          centroids, residual, memo, state[0], state[1], state[2], state[3], metric, next_lo, next_hi)
                 hit_gps[prog[HITS]] = g
                 prog[HITS] += 1
                 prog[SCANNED] += slot_len[g]

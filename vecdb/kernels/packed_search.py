@@ -18,7 +18,7 @@ import numpy as np
 from .distances import proxy_row
 from .heap import heap_push, heap_sort
 from .postings import new_memo, new_scan_state, query_norms, scan_rows
-from .prefetch import prefetch_row, prefetch_rows
+from .prefetch import prefetch_row
 from .tree_search import _fpop, _lower_bound, adaptive_stop, new_frontier, prefetch_subtree, push_children, query_norm
 
 
@@ -42,8 +42,9 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
-        if size > 0:  # the likely next list: its rows arrive while this one is scanned
-            prefetch_rows(codes, t_list_start[fn[0]], t_list_start[fn[0] + 1])
+        next_lo = next_hi = 0
+        if size > 0:  # the likely next list: scan_rows prefetches it as it goes
+            next_lo, next_hi = t_list_start[fn[0]], t_list_start[fn[0] + 1]
         internal = t_child_start[u + 1] > t_child_start[u]
         if scanned >= k:
             if scanned >= budget:
@@ -55,7 +56,7 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
         if hi > lo:
             before = hi_d[0]
             scan_rows(q, qsq, qabs, t_slots, refs, scale, sqnorm, codes, lo, hi, centroids, True, memo, cand_lo,
-                      cand_i, hi_d, hi_i, metric)
+                      cand_i, hi_d, hi_i, metric, next_lo, next_hi)
             scanned += hi - lo
             stop, stale, useful = adaptive_stop(hi_d[0] < before or scanned <= k, scanned, stale, useful, patience)
             if stop:

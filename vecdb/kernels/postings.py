@@ -22,7 +22,7 @@ import numpy as np
 
 from .distances import FAST, L2, NO_REFCOUNT
 from .heap import heap_push
-from .prefetch import prefetch_rows
+from .prefetch import prefetch_row, prefetch_rows
 from .tree_search import _fpop, _fpush, _lower_bound, push_children, query_norm
 
 #: code formats: name -> code dtype
@@ -110,6 +110,8 @@ def plan_next(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
 
 _QC_SLOTS = 64  # direct-mapped memo of per-centroid terms (rows of one posting share few refs)
 _EPS = 1e-5  # relative slack on every bound, for float32 rounding
+_LEAD = 8  # rows of codes prefetched when a scan starts
+_PACE = 2  # rows prefetched further on per row scored: twice the scan's pace, so the next rows are underway
 
 
 @nb.njit(cache=True, nogil=True)
@@ -148,15 +150,28 @@ def _remember(q, c, ref, slot, memo, metric):
 
 @nb.njit(cache=True, nogil=True, fastmath=FAST, **NO_REFCOUNT)
 def scan_rows(q, qsq, qabs, ids, refs, scale, sqnorm, codes, lo, hi, centroids, residual, memo, cand_lo, cand_i,
-              hi_d, hi_i, metric):
-    """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds."""
+              hi_d, hi_i, metric, next_lo, next_hi):
+    """Offer rows [lo, hi) to the heaps (see new_scan_state) with their bounds. Rows [next_lo, next_hi)
+    of `codes` (empty if next_hi <= next_lo): those the caller expects to scan next, prefetched on the way.
+
+    The codes are prefetched at the pace of the scan, _PACE rows per row scored, running on into the
+    next rows: prefetching a whole list at once fills the CPU's line-fill buffers and stalls the loop
+    until most of it has arrived, so loads and arithmetic took turns instead of overlapping."""
     memo_ref, memo_qc, memo_l1, memo_w = memo
-    prefetch_rows(codes, lo, hi)
+    prefetch_rows(codes, lo, min(hi, lo + _LEAD))
+    ahead, end, last = lo + _LEAD, hi, next_hi <= next_lo
     prefetch_rows(scale, lo, hi)
     prefetch_rows(refs, lo, hi)
     prefetch_rows(sqnorm, lo, hi)
     prefetch_rows(ids, lo, hi)
     for row in range(lo, hi):
+        for _ in range(_PACE):
+            if ahead >= end:
+                if last:
+                    break
+                ahead, end, last = next_lo, next_hi, True
+            prefetch_row(codes, ahead)
+            ahead += 1
         s = scale[row]
         ref = refs[row]
         if residual and ref < centroids.shape[0]:  # (a ref past the array: a newer tree mid-write)
