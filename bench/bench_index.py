@@ -55,6 +55,16 @@ def _rss_bytes() -> tuple[int, int]:
     return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
 
 
+def _anon_bytes() -> int | None:
+    """Anonymous RSS (the process's own memory, without mapped file pages such as LMDB's, which the
+    kernel can drop and re-read) in bytes, or None where /proc does not say."""
+    return proc_status().get("RssAnon")
+
+
+def _growth(now: int | None, before: int | None) -> int | None:
+    return None if now is None or before is None else now - before
+
+
 class _Blas:
     """Pins BLAS threads (numpy brute force, faiss training) with threadpoolctl when it is installed."""
 
@@ -128,11 +138,13 @@ def _measure(system: Any, spec: str, ds: MultiTenantDataset, args: argparse.Name
     blas.limit(threads)
     system.prepare()
     rss0, _ = _rss_bytes()
+    anon0 = _anon_bytes()
     t0 = time.perf_counter()
     system.build(ds, threads)
     out["build_s"] = time.perf_counter() - t0
     rss1, _ = _rss_bytes()
     out["rss_growth_bytes"] = rss1 - rss0
+    out["anon_growth_bytes"] = _growth(_anon_bytes(), anon0)
     out["structure_bytes"] = system.structure_bytes()
 
     # Latency: one thread everywhere, one query at a time, after one untimed warm-up pass.
@@ -164,6 +176,7 @@ def _measure(system: Any, spec: str, ds: MultiTenantDataset, args: argparse.Name
     out["batch_qps"] = ds.nq / best
     out["batch_recall"] = float(np.mean([ds.recall(r, batch_res[r], k)[0] for r in range(ds.nq)]))
     out["rss_after_search_bytes"] = _rss_bytes()[0] - rss0
+    out["anon_after_search_bytes"] = _growth(_anon_bytes(), anon0)
     out["structure_bytes_after_search"] = system.structure_bytes()  # vecdb-flat fills its cache on search
 
     # Writes, in batches, after the searches: insert + grant, then revoke + delete.
@@ -474,6 +487,7 @@ def ratios(results: dict) -> dict:
             row[f"small_p99_vs_{base}"] = _ratio(b["op"]["small_p99_ms"], r["op"]["small_p99_ms"])
             row[f"qps_vs_{base}"] = _ratio(r["qps"], b["qps"])
             row[f"mem_vs_{base}"] = _ratio(_mem(b), _mem(r))
+            row[f"anon_vs_{base}"] = _ratio(_anon(b), _anon(r))
         out[name] = row
     return out
 
@@ -481,6 +495,12 @@ def ratios(results: dict) -> dict:
 def _mem(r: dict) -> int:
     """Steady-state memory of a system: RSS growth over build and searches."""
     return max(r["rss_growth_bytes"], r.get("rss_after_search_bytes", 0))
+
+
+def _anon(r: dict) -> int | None:
+    """The same for anonymous RSS (None in reports from before it was measured, or without /proc)."""
+    vals = [v for v in (r.get("anon_growth_bytes"), r.get("anon_after_search_bytes")) if v is not None]
+    return max(vals) if vals else None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -519,6 +539,7 @@ def format_table(report: dict) -> str:
         "batch QPS",
         "build s",
         "RSS MB",
+        "anon MB",
         "struct MB",
         "ins+grant us",
         "del+rev us",
@@ -546,6 +567,7 @@ def format_table(report: dict) -> str:
                 _fmt(r.get("batch_qps"), ".0f"),
                 _fmt(r["build_s"], ".1f"),
                 _fmt(rss * mb, ".0f"),
+                _fmt(_anon(r) * mb if _anon(r) is not None else None, ".0f"),
                 _fmt(sb * mb if sb is not None else None, ".1f"),
                 _fmt(w["insert_grant_us_per_vec"], ".0f"),
                 _fmt(w["delete_revoke_us_per_vec"], ".0f"),
@@ -567,6 +589,7 @@ def format_table(report: dict) -> str:
         "QPS vs hnsw-tenant",
         "mem vs hnsw-tenant",
         "mem vs hnsw-shared",
+        "anon vs hnsw-shared",
     ]
     rrows = [
         [
@@ -577,11 +600,13 @@ def format_table(report: dict) -> str:
             _fmt(x.get("qps_vs_hnsw-tenant"), ".3g"),
             _fmt(x.get("mem_vs_hnsw-tenant"), ".3g"),
             _fmt(x.get("mem_vs_hnsw-shared"), ".3g"),
+            _fmt(x.get("anon_vs_hnsw-shared"), ".3g"),
         ]
         for n, x in rat.items()
     ]
     out += [
-        "ratios (baseline / system for latency and memory, system / baseline for QPS; > 1 = system better)",
+        "ratios (baseline / system for latency and memory, system / baseline for QPS; > 1 = system better;"
+        " mem: RSS growth, anon: the same without mapped file pages)",
         _table(rhead, rrows),
     ]
     leaks = {n: r["leaks"] for n, r in res.items() if "error" not in r and r.get("leaks")}
