@@ -494,12 +494,16 @@ def ratios(results: dict) -> dict:
 
 def _mem(r: dict) -> int:
     """Steady-state memory of a system: RSS growth over build and searches."""
-    return max(r["rss_growth_bytes"], r.get("rss_after_search_bytes", 0))
+    return _larger(r["rss_growth_bytes"], r.get("rss_after_search_bytes"))
 
 
 def _anon(r: dict) -> int | None:
     """The same for anonymous RSS (None in reports from before it was measured, or without /proc)."""
-    vals = [v for v in (r.get("anon_growth_bytes"), r.get("anon_after_search_bytes")) if v is not None]
+    return _larger(r.get("anon_growth_bytes"), r.get("anon_after_search_bytes"))
+
+
+def _larger(*readings: int | None) -> int | None:
+    vals = [v for v in readings if v is not None]
     return max(vals) if vals else None
 
 
@@ -553,7 +557,7 @@ def format_table(report: dict) -> str:
         op, w = r["op"], r["writes"]
         knob = "exact" if r["knob"] is None else ("default" if op["knob"] is None else f"{r['knob']}={op['knob']}")
         sb = r.get("structure_bytes_after_search", r.get("structure_bytes"))
-        rss = max(r["rss_growth_bytes"], r.get("rss_after_search_bytes", 0))
+        rss, anon = _mem(r), _anon(r)
         rows.append(
             [
                 name,
@@ -567,7 +571,7 @@ def format_table(report: dict) -> str:
                 _fmt(r.get("batch_qps"), ".0f"),
                 _fmt(r["build_s"], ".1f"),
                 _fmt(rss * mb, ".0f"),
-                _fmt(_anon(r) * mb if _anon(r) is not None else None, ".0f"),
+                _fmt(anon * mb if anon is not None else None, ".0f"),
                 _fmt(sb * mb if sb is not None else None, ".1f"),
                 _fmt(w["insert_grant_us_per_vec"], ".0f"),
                 _fmt(w["delete_revoke_us_per_vec"], ".0f"),
