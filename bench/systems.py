@@ -84,6 +84,10 @@ class System:
         """Bytes of index structures the system itself reports (None when it reports nothing)."""
         return None
 
+    def rows_scanned(self) -> int | None:
+        """Vectors scanned by all searches so far, as the system counts them (None: it does not)."""
+        return None
+
     def extra(self) -> dict:
         return {}
 
@@ -513,6 +517,9 @@ class Vecdb(System):
                 return idx[key]
         vals = [v for key, v in idx.items() if key.endswith("bytes") and isinstance(v, int)]
         return sum(vals) if vals else None
+
+    def rows_scanned(self):
+        return (self.col.stats().get("index_stats") or {}).get("rows_scanned")
 
     def extra(self):
         st = self.col.stats()

@@ -9,6 +9,7 @@ from scipy.spatial.distance import cdist
 from vecdb.kernels import METRIC_CODES, cosine, inner_product, many_to_many, one_to_many, scan_topk, sq_l2, topk
 from vecdb.kernels.distances import normalize_rows
 from vecdb.kernels.heap import scan_topk_batch
+from vecdb.kernels.tree_search import STALE_SHARE, adaptive_stop
 
 
 @pytest.fixture
@@ -91,3 +92,14 @@ def test_batch_equals_single_and_is_deterministic(awkward):
         np.testing.assert_array_equal(d_b[i], d)
     rows_again, _ = scan_topk_batch(awkward, awkward, 5, 0)
     np.testing.assert_array_equal(rows_b, rows_again)
+
+
+def test_adaptive_stop_waits_for_a_dry_spell_of_patience_vectors_and_a_share_of_those_before():
+    """(improved, scanned, useful, patience) -> (stop, useful): `useful` is where the top k last improved."""
+    assert adaptive_stop(True, 5000, 100, 64) == (False, 5000)  # an improvement never stops, and moves `useful`
+    assert adaptive_stop(False, 200, 100, 128) == (False, 100)  # dry for 100 < patience vectors
+    long_ago = int(1000 * (1 + STALE_SHARE))
+    assert adaptive_stop(False, long_ago - 1, 1000, 128) == (False, 1000)  # dry, but for less than the share
+    assert adaptive_stop(False, long_ago, 1000, 128) == (True, 1000)
+    assert adaptive_stop(False, 300, 10, 128) == (True, 10)  # early luck: patience alone decides
+    assert adaptive_stop(False, 10**6, 1, 0) == (False, 1)  # patience 0: off

@@ -68,9 +68,9 @@ DEFAULTS = {
     "max_leaf": 1024,
     "train_min": 4096,  # vectors before the first tree is built (until then search is exact)
     "rebuild_growth": 8.0,  # rebuild the tree each time the collection grows this many times over
-    "min_budget": 1024,  # default cap on vectors scanned per query, at least ...
+    "min_budget": 2048,  # default cap on vectors scanned per query, at least ...
     "budget_fraction": 0.02,  # ... or this fraction of the tenant's vectors, whichever is larger
-    "patience": 16,  # default adaptive stop: shortlists in a row that improved nothing
+    "patience": 256,  # default adaptive stop: vectors scanned since the top k last improved (tree_search)
     "pack_max": 4096,  # tenants this small search a packed copy of their rows (locality), within cache_bytes
     "codes": "int8",  # posting codes: "int8" (a quarter of the bytes, exact rerank) or "fp32"
     "prune": -1.0,  # disk mode (SPANN): skip postings over (1 + prune) x the nearest centroid's distance; <0: off
@@ -128,6 +128,8 @@ class CuratorIndex(VectorIndex):
         self._unsplittable: set[int] = set()
         self.prefix = cid_prefix(info.id)
         self._lock = threading.RLock()
+        self._tally_lock = threading.Lock()
+        self._searched = [0, 0]  # memory mode: queries, vectors scanned (disk mode counts its own)
         self._loaded = False
         self.cache_budget = settings.cache_budget
         self.postings = PostingStore(store.dbs["index"], self.prefix, info.dim, self.opts["codes"],
@@ -273,8 +275,9 @@ class CuratorIndex(VectorIndex):
                patience: int | None = None, prune: float | None = None,
                rerank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """budget: the most vectors to scan (once k are found) — the recall/speed knob; default
-        max(min_budget, budget_fraction * the tenant's vector count). patience: stop after this many
-        shortlists in a row improved nothing; 0 turns the adaptive stop off. A budget given without a
+        max(min_budget, budget_fraction * the tenant's vector count). patience: stop once this many vectors
+        (and STALE_SHARE times those before) were scanned since the top k last improved; 0 turns the
+        adaptive stop off. A budget given without a
         patience turns the adaptive stop off, so the budget alone decides. rerank: the most candidates
         kept for the exact rerank (disk mode, and packed tenants in memory). Disk mode only: prune (skip
         postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)."""
@@ -298,10 +301,17 @@ class CuratorIndex(VectorIndex):
             args += (c.refs, c.scale, c.sqnorm, c.codes)
             knobs += (rerank,)
         if len(queries) == 1:
-            ids, dists, _ = one(queries[0], *args, *knobs, self.metric)
+            ids, dists, scanned = one(queries[0], *args, *knobs, self.metric)
+            self._tally(1, int(scanned))
             return ids[None, :], dists[None, :]
-        ids, dists, _ = many(queries, *args, *knobs, self.metric)
+        ids, dists, scanned = many(queries, *args, *knobs, self.metric)
+        self._tally(len(queries), int(scanned.sum()))
         return ids, dists
+
+    def _tally(self, queries: int, scanned: int) -> None:
+        with self._tally_lock:  # concurrent searches: += on a shared list is not atomic
+            self._searched[0] += queries
+            self._searched[1] += scanned
 
     def _check_knobs(self, view: TenantView, budget, patience) -> tuple[int, int]:
         if budget is None:
@@ -674,7 +684,8 @@ class CuratorIndex(VectorIndex):
             leaves = [n for n in range(tree.n_nodes) if tree.is_leaf(n)]
             tenant_bytes = sum(tt.nbytes() for tt in self._tenants.values())
             slab_bytes = self.n_rows * ((self.info.dim * 4 if self.slab is not None else 0) + 16)
-            disk = self.disk.stats() if self.disk is not None else {}
+            disk = (self.disk.stats() if self.disk is not None else
+                    {"queries": self._searched[0], "rows_scanned": self._searched[1]})
             return {
                 "mode": "disk" if self.disk is not None else "memory",
                 "codes": self.opts["codes"],

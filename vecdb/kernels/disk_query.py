@@ -30,13 +30,13 @@ import numpy as np
 from .btree_read import _pread, read_values
 from .distances import normalize_rows, one_to_many
 from .postings import candidates, clear_scan_state, new_memo, plan_next, query_norms, restart_plan, scan_rows
-from .tree_search import prefetch_subtree
+from .tree_search import adaptive_stop, prefetch_subtree
 
 FRONT, COUNT, HEAD, USED, WRAPS = 0, 1, 2, 3, 4  # ring meta
 
 # query progress (int64), kept across calls so a query can stop for directory look-ups and resume
-READ, ROWS, USEFUL, STALE, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(12)
-PROGRESS_SLOTS = 12
+READ, ROWS, USEFUL, PENDING, HITS, MISSES, BYTES, SCANNED, FAILED, STAGED, STAGED_BYTES = range(11)
+PROGRESS_SLOTS = 11
 QUERIES, RERANKED = PROGRESS_SLOTS, PROGRESS_SLOTS + 1  # further slots of a running total (`tally`)
 
 
@@ -303,8 +303,8 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
     """Run (or resume) one query over a tenant's postings into `state` (kernels/postings.new_scan_state),
     a few postings at a time, each plan step dropping the subtrees that cannot beat the k-th smallest
     upper bound found so far (the frontier fd, fn, counters, limits, set up by start_query). Like memory
-    mode's adaptive stop, it also ends once `patience` postings in a row left that bound where it was and
-    they held at least as many rows as it took to reach the last improvement (patience 0: off).
+    mode's adaptive stop (tree_search.adaptive_stop), it also ends once the rows read since that bound last
+    fell are at least `patience` and STALE_SHARE times the rows it took to get there (patience 0: off).
 
     The cache is only read (other queries may be scanning it too): postings read from the file land in
     `stage` (bytes) and are listed in `staged`, hits in `hit_gps`, and the caller admits them afterwards (`admit`,
@@ -356,13 +356,10 @@ def disk_scan(q, centroids, radius, t_node, t_child_start, t_children, t_list_st
         prog[READ] += n
         for i in range(n):
             prog[ROWS] += t_list_start[nodes[i] + 1] - t_list_start[nodes[i]]
-        if hi_d[0] < kth or kth == np.inf:
-            prog[STALE] = 0
-            prog[USEFUL] = prog[ROWS]
-        else:
-            prog[STALE] += n
-            if 0 < patience <= prog[STALE] and prog[ROWS] - prog[USEFUL] >= prog[USEFUL]:
-                return 0
+        stop, useful = adaptive_stop(hi_d[0] < kth or kth == np.inf, prog[ROWS], prog[USEFUL], patience)
+        prog[USEFUL] = useful
+        if stop:
+            return 0
     return 0  # unreachable; keeps numba's return type simple
 
 

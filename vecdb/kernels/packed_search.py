@@ -38,7 +38,6 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     prefetch_subtree(t_node, t_child_start, t_children, t_list_start)
     fd, fn, size = new_frontier(m)
     scanned = 0
-    stale = 0
     useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
@@ -58,7 +57,7 @@ def packed_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
             scan_rows(q, qsq, qabs, t_slots, refs, scale, sqnorm, codes, lo, hi, centroids, True, memo, cand_lo,
                       cand_i, hi_d, hi_i, metric, next_lo, next_hi)
             scanned += hi - lo
-            stop, stale, useful = adaptive_stop(hi_d[0] < before or scanned <= k, scanned, stale, useful, patience)
+            stop, useful = adaptive_stop(hi_d[0] < before or scanned <= k, scanned, useful, patience)
             if stop:
                 break
         size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,

@@ -11,9 +11,10 @@ the lower bound of its ball (centroid, Euclidean radius covering every vector be
 than the key of any node below it: internal nodes are opened just in time, and a subtree whose old
 centroid sits far away while it holds data near the query (after drift) is still opened early. A node is
 skipped when its bound cannot beat the current k-th result. Once k results are held, the search stops
-when `patience` shortlists in a row improved nothing and they held at least as many vectors as were
-scanned up to the last improvement (the query-aware stop: the nearest data has been seen, judged on the
-query's own scale), or once it has scanned `budget` vectors, or when nothing is left to visit.
+after a shortlist when the vectors scanned since the last improvement of the top k are at least
+`patience` and at least STALE_SHARE times the vectors it took to reach that improvement (the query-aware
+stop: the nearest data has been seen, judged on the query's own scale), or once it has scanned `budget`
+vectors, or when nothing is left to visit.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .prefetch import prefetch_row, prefetch_rows
 
 _AHEAD = 4  # slab rows prefetched ahead of the one being scored
 _SUBTREE_HEAD = 512  # entries of each subtree array prefetched when a search starts (4 KiB)
+STALE_SHARE = 0.75  # the adaptive stop's dry spell, relative to the vectors that came before it
 
 
 @nb.njit(cache=True, nogil=True, **NO_REFCOUNT)
@@ -101,13 +103,15 @@ def new_frontier(m):
 
 
 @nb.njit(cache=True, nogil=True)
-def adaptive_stop(improved, scanned, stale, useful, patience):
-    """After a shortlist: (stop now, stale, useful). `useful`: vectors scanned up to the last improvement;
-    stop once `patience` shortlists in a row improved nothing and they held at least that many vectors."""
+def adaptive_stop(improved, scanned, useful, patience):
+    """After a shortlist: (stop now, useful). `useful`: vectors scanned up to the last improvement; stop
+    once the vectors scanned since are at least `patience` and at least STALE_SHARE times `useful`.
+    Counted in vectors, not shortlists: lists vary in length, and a dry spell of a few long lists says
+    more than one of many short ones."""
     if improved:
-        return False, 0, scanned
-    stale += 1
-    return patience > 0 and stale >= patience and scanned - useful >= useful, stale, useful
+        return False, scanned
+    dry = scanned - useful
+    return patience > 0 and dry >= patience and dry >= STALE_SHARE * useful, useful
 
 
 @nb.njit(cache=True, nogil=True)
@@ -157,7 +161,6 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
     fd, fn, size = new_frontier(m)
     scanned = 0
     found = 0
-    stale = 0
     useful = 0
     while size > 0:
         key, u, size = _fpop(fd, fn, size)
@@ -182,7 +185,7 @@ def tenant_search(q, centroids, radius, slab, slab_ids, t_node, t_child_start, t
                     found += 1
                     improved = True
             scanned += t_list_start[u + 1] - t_list_start[u]
-            stop, stale, useful = adaptive_stop(improved or found < k, scanned, stale, useful, patience)
+            stop, useful = adaptive_stop(improved or found < k, scanned, useful, patience)
             if stop:
                 break
         size = push_children(q, centroids, radius, t_node, t_child_start, t_children, u, fd, fn, size, qnorm,
