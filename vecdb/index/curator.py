@@ -277,10 +277,10 @@ class CuratorIndex(VectorIndex):
         """budget: the most vectors to scan (once k are found) — the recall/speed knob; default
         max(min_budget, budget_fraction * the tenant's vector count). patience: stop once this many vectors
         (and STALE_SHARE times those before) were scanned since the top k last improved; 0 turns the
-        adaptive stop off. A budget given without a
-        patience turns the adaptive stop off, so the budget alone decides. rerank: the most candidates
-        kept for the exact rerank (disk mode, and packed tenants in memory). Disk mode only: prune (skip
-        postings whose centroid is more than (1 + prune) times farther than the nearest; negative: off)."""
+        adaptive stop off. A budget given without a patience turns the adaptive stop off, so the budget
+        alone decides. rerank: the most candidates kept for the exact rerank (disk mode, and packed tenants
+        in memory). Disk mode only: prune (skip postings whose centroid is more than (1 + prune) times
+        farther than the nearest; negative: off)."""
         view = self._view(tenant)
         if budget is None and patience is None:
             budget, patience = view.default_budget, self.opts["patience"]
