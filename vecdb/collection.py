@@ -8,6 +8,7 @@ later (vecdb/pending.py); reads look through them. Reads never take the write lo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,27 @@ from .storage import Store, catalog, tombstones
 from .storage import metadata as metadata_mod
 from .storage import tenants as tenants_mod
 from .storage import vectors as vectors_mod
+from .storage.residency import trim_heap
 from .types import CollectionInfo, Record, SearchResult
+
+#: Writes of at least this many rows (Change.rows) hand the allocator's free memory back afterwards.
+TRIM_AFTER_ROWS = 1024
+
+
+def _hands_back_memory(write: Callable) -> Callable:
+    """A write method that, once a large write's arguments and temporaries are freed (on return), hands
+    the C allocator's free memory back to the OS (storage/residency.trim_heap)."""
+
+    @functools.wraps(write)
+    def method(self: Collection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return write(self, *args, **kwargs)
+        finally:
+            if self._trim_due:
+                self._trim_due = False
+                trim_heap()
+
+    return method
 
 
 class Collection:
@@ -47,6 +68,7 @@ class Collection:
         self._tno_by_name: dict[str, int] = {}
         self._name_by_tno: dict[int, str] = {}
         self._dropped = False
+        self._trim_due = False  # a large write committed: trim the heap when its method returns
         with store.read() as txn:
             self._pending = Pending(self._load_pending(txn))
 
@@ -67,6 +89,7 @@ class Collection:
 
     # ---- writes ----------------------------------------------------------------------------------
 
+    @_hands_back_memory
     def upsert(self, ids: Any, vectors: Any, tenants: Any = None, metadata: Any = None,
                scope: Any = None) -> int:
         """Insert vectors, or replace them (vector, tenants and metadata) where the id exists.
@@ -116,6 +139,7 @@ class Collection:
 
         return self._commit(build)
 
+    @_hands_back_memory
     def delete(self, ids: Any, tenant: str | None = None) -> int:
         """Delete vectors; ids that do not exist are skipped. Returns how many were affected.
 
@@ -150,6 +174,7 @@ class Collection:
 
         return self._commit(build)
 
+    @_hands_back_memory
     def grant(self, ids: Any, tenant: str, scope: Any = None) -> int:
         """Share existing vectors with a tenant. Returns how many were not shared with it before.
 
@@ -176,6 +201,7 @@ class Collection:
 
         return self._commit(build)
 
+    @_hands_back_memory
     def revoke(self, ids: Any, tenant: str) -> int:
         """Stop sharing vectors with a tenant; the vectors stay (a vector no tenant holds any more is kept,
         invisible to every search, until deleted or granted again). Returns how many lost access.
@@ -195,6 +221,7 @@ class Collection:
 
         return self._commit(build)
 
+    @_hands_back_memory
     def update_metadata(self, ids: Any, metadata: Any, scope: Any = None) -> int:
         """Replace the metadata of existing vectors, leaving vectors, tenants and the index alone.
 
@@ -215,6 +242,7 @@ class Collection:
 
         return self._commit(build)
 
+    @_hands_back_memory
     def drop_tenant(self, tenant: str) -> int:
         """Remove a tenant's access to all its vectors in one call; vectors it alone held are deleted.
         Returns how many vectors it lost."""
@@ -373,6 +401,7 @@ class Collection:
                 self._pending.publish()
             finally:
                 self._store.mark_published()
+            self._trim_due |= change.rows >= TRIM_AFTER_ROWS
         return result
 
     def _remove(self, txn: lmdb.Transaction, ids: np.ndarray, old: list[np.ndarray], counted: bool = False) -> Change:

@@ -25,6 +25,11 @@ class Settings:
     #: otherwise reads postings from LMDB through a cache of this size (disk mode); the flat index caches
     #: tenant matrices within it. None: half of the machine's (or container's) memory.
     cache_bytes: int | None = None
+    #: LMDB file pages that reads through the map (writes, index and tenant loads, disk-mode look-ups)
+    #: may leave mapped into the process, counted in its RSS, before they are handed back; at most
+    #: cache_bytes (storage/residency.py). They only spare a minor fault on the next read of data the OS
+    #: page cache holds anyway. Memory mode hands back what its load read at once: the slab holds it.
+    map_resident_bytes: int = 256 << 20
 
     # ---- limits (checked on every call, library and server alike) ------------------------------
     max_k: int = 10_000
@@ -49,6 +54,11 @@ class Settings:
     @property
     def cache_budget(self) -> int:
         return self.cache_bytes if self.cache_bytes is not None else default_cache_bytes()
+
+    @property
+    def map_resident_budget(self) -> int:
+        """Mapped file bytes reads may leave resident: map_resident_bytes, within the cache budget."""
+        return min(self.map_resident_bytes, self.cache_budget)
 
 
 def default_cache_bytes() -> int:

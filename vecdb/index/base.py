@@ -36,6 +36,12 @@ class Change:
     #: (tenant, ids): existing vectors a tenant lost access to (the vectors stay).
     revoked: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
+    @property
+    def rows(self) -> int:
+        """Vectors and (tenant, vector) pairs this write touches: a measure of its size."""
+        return (len(self.removed_ids) + len(self.added_ids) + sum(len(ids) for _, ids, _ in self.granted)
+                + sum(len(ids) for _, ids in self.revoked))
+
     def then(self, later: Change) -> Change:
         """One Change doing this one and then `later`. Indexes apply revokes, then removals, then additions
         and grants, so `later` may remove what this revokes and add back, as new, what this removes."""

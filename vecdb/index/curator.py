@@ -52,6 +52,7 @@ from ..storage import Store
 from ..storage import tenants as tenants_store
 from ..storage import vectors as vectors_store
 from ..storage.env import cid_prefix, id_keys
+from ..storage.residency import trim_heap
 from ..types import CollectionInfo
 from .base import Change, VectorIndex, group_by_tenant
 from .disk_search import DiskSearcher
@@ -180,6 +181,8 @@ class CuratorIndex(VectorIndex):
         self._reset_slab(ids, vecs, leaves)
         self._relayout()
         self._new_tenant_map()
+        if vecs is not None:  # the slab holds every vector now: the map pages just read duplicate it
+            self.store.map_pages.release()
         radii = txn.get(self.prefix + b"R", db=db)
         if radii is not None and len(radii) == 4 * self.tree.n_nodes:
             self.tree.radius[: self.tree.n_nodes] = np.frombuffer(radii, dtype="<f4")
@@ -577,6 +580,7 @@ class CuratorIndex(VectorIndex):
         self._save_lists(txn, touched, Rows.concat(fresh, self.info.dim, self.opts["codes"]) if fresh else None)
         self._save_meta(txn)
         self._save_tree(txn)
+        trim_heap()  # k-means and re-homing freed tens of MB of temporaries, even when the write was small
 
     def _split_big_leaves(self, txn: lmdb.Transaction) -> None:
         """Split every leaf over max_leaf (only once the tree is trained: before that, search is exact)."""

@@ -200,9 +200,9 @@ class DiskSearcher:
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None  # search_batch's threads, made on first use
         self._pool_size = 0
-        # Map pages reads leave resident are handed back once they pass the cache budget
-        # (storage/residency.py).
-        self._release_at = max(8 << 20, cache_bytes)
+        # Map pages reads leave resident are handed back once they pass the cache budget or
+        # Settings.map_resident_bytes, whichever is smaller (storage/residency.py).
+        self._release_at = max(8 << 20, store.settings.map_resident_budget)
 
     def search(self, queries: np.ndarray, k: int, tno: int, view: TenantView, budget: int, prune: float,
                rerank: int, patience: int) -> tuple[np.ndarray, np.ndarray]:

@@ -135,7 +135,7 @@ class Store:
                 if not publish_later:
                     self.mark_published()
                 # Writes read B-tree pages through the map too: keep what they leave resident in bounds.
-                self.map_pages.maybe_release(self.settings.cache_budget)
+                self.map_pages.maybe_release(self.settings.map_resident_budget)
             except lmdb.MapFullError as e:
                 raise ResourceExhaustedError(
                     f"database at {str(self.path)!r} reached its map size of {self.settings.map_size} bytes; "

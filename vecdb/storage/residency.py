@@ -96,6 +96,32 @@ class MapReleaser:
         self.releases += 1
 
 
+def trim_heap() -> None:
+    """Hand the C allocator's free memory back to the OS (glibc's malloc_trim; elsewhere nothing).
+
+    After a large write glibc keeps the freed temporaries' pages: it raises its mmap threshold each time
+    a large block is freed, so later blocks of that size come from its heap, and free heap pages in the
+    middle are only returned by malloc_trim. A 20k x 384 bulk load kept 89 MB that way, against 33 MB
+    of index structures; one call takes about a millisecond."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _libc_malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_malloc_trim = _libc_malloc_trim()
+
+
 def _libc_madvise():
     if not sys.platform.startswith("linux"):
         return None
