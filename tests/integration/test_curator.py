@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import vecdb
+from vecdb.config import Settings
 
 SMALL_TREE = {"tau": 16, "max_leaf": 64, "train_min": 256, "branching": 8}
 #: cache_bytes per mode: None keeps every vector in RAM; 20 kB forces disk mode (postings through a cache).
@@ -166,6 +167,29 @@ def test_reopen_does_not_rebuild_and_answers_the_same(tmp_path, rng, cache):
         assert again[key] == tree[key], key
     # The deletes were still tombstones when `tree` was read; closing applied them.
     assert tree["vectors_in_slab"] == n and again["vectors_in_slab"] == n - len(range(0, n, 7))
+
+
+def test_a_tenant_reloaded_from_lmdb_has_the_lists_and_counts_it_had(tmp_path, rng):
+    n, dim = 6000, 8
+    x = clustered(rng, n, dim)
+    with vecdb.open(tmp_path / "d", settings=Settings(durable=False, reclaim_after=0)) as db:  # applied at once
+        col = db.create_collection("c", dim=dim, **SMALL_TREE)
+        col.upsert(np.arange(n), x, tenants=[[f"t{i % 3}"] + (["all"] if i % 2 else []) for i in range(n)])
+        col.delete(np.arange(0, n, 11))
+        revoked = np.arange(1, n, 10)
+        col.revoke(revoked[revoked % 11 != 0], "all")
+        idx, tno = col._index, col._tno_by_name["all"]
+        held = idx._tenants[tno]
+        before = ({node: sorted(idx.slab_ids[s].tolist()) for node, s in held.lists.items()}, dict(held.counts))
+    with vecdb.open(tmp_path / "d", durable=False) as db:
+        col = db.collection("c")
+        col.search(x[1], k=5, tenant="t0")  # loads the index, not tenant "all"
+        idx = col._index
+        assert tno not in idx._tenants
+        with db._store.read() as txn:
+            loaded = idx._tenant(tno, txn)
+        after = ({node: sorted(idx.slab_ids[s].tolist()) for node, s in loaded.lists.items()}, dict(loaded.counts))
+    assert len(before[0]) > 3 and after == before
 
 
 def test_compaction_after_heavy_churn(tmp_path, rng, cache):

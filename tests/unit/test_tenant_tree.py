@@ -92,3 +92,23 @@ def test_removing_one_row_swaps_the_last_into_its_place():
     assert _without(slots, [8]).tolist() == [5, 6, 7]
     assert _without(slots, [5, 7]).tolist() == [8, 6]
     assert _without(slots, [9]).tolist() == [5, 6, 7, 8]  # not there: nothing goes
+
+
+def test_path_totals_give_the_counts_the_inserts_kept(rng):
+    tree, leaf_of = _tree_and_leaves(rng)
+    tt = TenantTree()
+    tt.insert(rng.choice(800, 500, replace=False), leaf_of, tree, tau=16, touched=set())
+    nodes = np.array(list(tt.lists), dtype=np.int64)
+    sizes = np.array([len(tt.lists[n]) for n in nodes.tolist()], dtype=np.int64)
+    assert tree.path_totals(nodes, sizes) == tt.counts
+    assert tree.path_totals(np.zeros(0, np.int64), np.zeros(0, np.int64)) == {}
+
+
+def test_group_by_tenant_gives_each_tenant_its_rows_in_order():
+    from vecdb.index.base import group_by_tenant
+
+    a, b, none = np.array([1, 3], np.uint32), np.array([3], np.uint32), np.zeros(0, np.uint32)
+    got = group_by_tenant([a, b, a, none, b])  # shared array objects, as one tenant list per batch gives
+    assert {t: r.tolist() for t, r in got.items()} == {1: [0, 2], 3: [0, 1, 2, 4]}
+    assert all(isinstance(t, int) for t in got)
+    assert group_by_tenant([]) == {} and group_by_tenant([none]) == {}

@@ -260,16 +260,23 @@ class CuratorIndex(VectorIndex):
     def _read_tenant(self, tno: int, txn: lmdb.Transaction) -> TenantTree:
         tt = TenantTree(self._pack_budget)
         prefix = self.prefix + b"S" + tno.to_bytes(4, "big")
+        nodes, values = [], []
         cur = txn.cursor(self.store.dbs["index"])
         if cur.set_range(prefix):
             for key, value in cur:
                 if key[:9] != prefix:
                     break
-                node = int.from_bytes(key[9:13], "big")
-                slots = hm_get(self.hm_keys, self.hm_vals, np.frombuffer(value, dtype="<i8").astype(np.int64))
-                tt.lists[node] = slots
-                for anc in self.tree.path(node):
-                    tt.counts[anc] = tt.counts.get(anc, 0) + len(slots)
+                nodes.append(int.from_bytes(key[9:13], "big"))
+                values.append(value)
+        if not nodes:
+            return tt
+        # One id lookup and one count pass for all the tenant's shortlists, not one per list: the first
+        # write after a reopen loads hundreds of tenants.
+        sizes = np.array([len(v) // 8 for v in values], dtype=np.int64)
+        slots = hm_get(self.hm_keys, self.hm_vals, np.frombuffer(b"".join(values), dtype="<i8").astype(np.int64))
+        ends = np.cumsum(sizes).tolist()
+        tt.lists = {node: slots[a:b] for node, a, b in zip(nodes, [0, *ends[:-1]], ends, strict=True)}
+        tt.counts = self.tree.path_totals(np.array(nodes, dtype=np.int64), sizes)
         return tt
 
     # ---- search --------------------------------------------------------------------------------

@@ -60,6 +60,24 @@ class SharedTree:
             p = self._paths[leaf] = tuple(reversed(nodes))
         return p
 
+    def path_totals(self, nodes: np.ndarray, sizes: np.ndarray) -> dict[int, int]:
+        """For every node on the paths from the root to `nodes`, the sum of `sizes` of those at or below
+        it (a tenant's per-node counts from its shortlists); a level of the tree at a time."""
+        levels, weights = [], []
+        cur, w = np.asarray(nodes, dtype=np.int64), np.asarray(sizes, dtype=np.int64)
+        while len(cur):
+            levels.append(cur)
+            weights.append(w)
+            up = self.parent[cur]
+            keep = up >= 0
+            cur, w = up[keep], w[keep]
+        if not levels:
+            return {}
+        uniq, inv = np.unique(np.concatenate(levels), return_inverse=True)
+        totals = np.zeros(len(uniq), dtype=np.int64)
+        np.add.at(totals, inv, np.concatenate(weights))
+        return dict(zip(uniq.tolist(), totals.tolist(), strict=True))
+
     def child_toward(self, leaves: np.ndarray, node: int) -> np.ndarray:
         """For vectors below `node` sitting at `leaves`, the child of `node` on the way to each."""
         cur = leaves.astype(np.int64, copy=True)
