@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vecdb.index.base import group_by_tenant
 from vecdb.index.tenant_tree import TenantTree, _without
 from vecdb.index.tree import SharedTree, TreeParams
 
@@ -105,8 +106,6 @@ def test_path_totals_give_the_counts_the_inserts_kept(rng):
 
 
 def test_group_by_tenant_gives_each_tenant_its_rows_in_order():
-    from vecdb.index.base import group_by_tenant
-
     a, b, none = np.array([1, 3], np.uint32), np.array([3], np.uint32), np.zeros(0, np.uint32)
     got = group_by_tenant([a, b, a, none, b])  # shared array objects, as one tenant list per batch gives
     assert {t: r.tolist() for t, r in got.items()} == {1: [0, 2], 3: [0, 1, 2, 4]}
