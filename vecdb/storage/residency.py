@@ -70,7 +70,7 @@ class MapReleaser:
     def __init__(self, data_file: Path):
         self.data_file = data_file
         self._ranges: list[tuple[int, int]] | None = None
-        self._madvise = _libc_madvise()
+        self._madvise = _madvise
         self._floor = shared_resident_bytes()
         self._calls = 0
         self.releases = 0
@@ -108,26 +108,18 @@ def trim_heap() -> None:
         _malloc_trim(0)
 
 
-def _libc_malloc_trim():
+def _libc_function(name: str, argtypes: list, restype):
+    """A libc function with its C signature, or None off Linux or where libc lacks it (musl has no
+    malloc_trim)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), name)
+    except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_size_t]
-    fn.restype = ctypes.c_int
+    fn.argtypes, fn.restype = argtypes, restype
     return fn
 
 
-_malloc_trim = _libc_malloc_trim()
-
-
-def _libc_madvise():
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    fn = libc.madvise
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn
+_madvise = _libc_function("madvise", [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int)
+_malloc_trim = _libc_function("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
